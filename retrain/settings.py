@@ -1,0 +1,120 @@
+"""All configuration in one typed object.
+
+Every field can be set with a ``RETRAIN_`` environment variable (``RETRAIN_DATABASE_URL``,
+``RETRAIN_LABELS='["negative","neutral","positive"]'``, ...). Per-run knobs (epochs,
+learning rate, ...) can also be overridden by the flow's parameters; see
+``Settings.with_overrides``.
+
+>>> s = Settings(home="/tmp/retrain-doc")
+>>> s.resolved_database_url()
+'sqlite:////tmp/retrain-doc/retrain.db'
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_BASE_MODEL = "minilm"
+
+
+class Settings(BaseSettings):
+    """Configuration for the data layer, the model registry, training and the promotion gate."""
+
+    model_config = SettingsConfigDict(env_prefix="RETRAIN_", extra="forbid", validate_assignment=True)
+
+    # --- where things live -------------------------------------------------------------
+    home: Path = Field(
+        default=Path(".retrain"),
+        description="Folder for the SQLite database (when database_url is unset) and model artifacts.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the labeled data and the registry; default: a SQLite file in home.",
+    )
+
+    # --- the labeled-examples table (map your own table here) ---------------------------
+    table: str = Field(default="labeled_examples", description="Table holding the labeled rows.")
+    id_column: str = Field(default="id", description="Integer primary key column.")
+    text_column: str = Field(default="text", description="Column with the text to classify.")
+    label_column: str = Field(default="label", description="Column with the label name.")
+    labeled_at_column: str = Field(default="labeled_at", description="When the row was labeled.")
+    source_column: str | None = Field(default="source", description="Where the row came from.")
+    confidence_column: str | None = Field(
+        default="confidence", description="Optional annotator confidence (0..1) column."
+    )
+    split_column: str | None = Field(
+        default=None,
+        description="Optional column holding 'train' or 'test' to fix a row's split explicitly.",
+    )
+
+    # --- labels and the held-out set ---------------------------------------------------
+    labels: list[str] = Field(
+        default_factory=lambda: ["negative", "positive"],
+        description="The model's label set, in class-index order.",
+    )
+    test_fraction: float = Field(
+        default=0.2, gt=0.0, lt=1.0, description="Share of rows held out, chosen by a hash of the id."
+    )
+
+    # --- the model and fine-tuning ------------------------------------------------------
+    base_model: str = Field(
+        default=DEFAULT_BASE_MODEL,
+        description="'minilm' (offline MiniLM-L6-H384), a KerasHub preset name, or a preset folder.",
+    )
+    max_sequence_length: int = Field(
+        default=128, ge=8, le=512, description="Cap on tokens per text; the length used is chosen from the data."
+    )
+    epochs: int = Field(default=3, ge=1, le=100)
+    batch_size: int = Field(default=32, ge=1, le=1024)
+    learning_rate: float = Field(default=2e-5, gt=0.0, le=1.0)
+    early_stopping_fraction: float = Field(
+        default=0.1, ge=0.0, lt=0.5, description="Share of the new training rows held back for early stopping."
+    )
+    seed: int = Field(default=1337)
+
+    # --- data checks and the promotion gate ---------------------------------------------
+    min_new_rows: int = Field(default=50, ge=0, description="Fewest new rows a run will train on.")
+    min_text_chars: int = Field(default=1, ge=0)
+    max_text_chars: int = Field(default=5000, ge=1)
+    min_improvement: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Accuracy the challenger must add over the champion."
+    )
+
+    @field_validator("labels")
+    @classmethod
+    def _labels_are_distinct(cls, labels: list[str]) -> list[str]:
+        cleaned = [label.strip() for label in labels]
+        if len(cleaned) < 2:
+            raise ValueError(f"RETRAIN_LABELS needs at least two labels, got {labels!r}")
+        if len(set(cleaned)) != len(cleaned) or any(not label for label in cleaned):
+            raise ValueError(f"RETRAIN_LABELS must be distinct non-empty names, got {labels!r}")
+        return cleaned
+
+    @model_validator(mode="after")
+    def _text_bounds_are_ordered(self) -> Settings:
+        if self.min_text_chars > self.max_text_chars:
+            raise ValueError(
+                f"RETRAIN_MIN_TEXT_CHARS ({self.min_text_chars}) exceeds "
+                f"RETRAIN_MAX_TEXT_CHARS ({self.max_text_chars})"
+            )
+        return self
+
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file inside ``home``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.home.expanduser().resolve() / 'retrain.db'}"
+
+    @property
+    def models_dir(self) -> Path:
+        """Where model versions are stored, one folder each."""
+        return self.home.expanduser().resolve() / "models"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with the given fields replaced; ``None`` values mean "keep the setting"."""
+        given = {key: value for key, value in overrides.items() if value is not None}
+        return self.model_validate({**self.model_dump(), **given})
