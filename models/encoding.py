@@ -1,0 +1,118 @@
+"""Texts to token ids once per run, then batches of similar length padded to their own longest.
+
+A KerasHub task loaded from a Hugging Face folder pads every text to 512 tokens; tweets
+average about 33. Tokenizing once and padding each batch only to a bucketed length does
+a fraction of the work, and bucketing the padded length to a multiple of ``BUCKET`` keeps
+the number of distinct shapes (and so graph retraces) small.
+
+>>> import numpy as np
+>>> encoded = Encoded(token_ids=[np.array([101, 7592, 102])], sequence_length=16)
+>>> [x["token_ids"].shape for x, _ in batches(encoded, batch_size=4)]
+[(1, 16)]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+BUCKET = 16  # padded lengths are multiples of this
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """Token ids per text, with [CLS] and [SEP] and truncated to ``sequence_length``."""
+
+    token_ids: list[np.ndarray]
+    sequence_length: int
+
+    def __len__(self) -> int:
+        return len(self.token_ids)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.fromiter((len(ids) for ids in self.token_ids), dtype=np.int64, count=len(self))
+
+
+def _bucketed(length: int, cap: int) -> int:
+    return min(cap, -(-length // BUCKET) * BUCKET)
+
+
+def token_lengths(tokenizer, texts: Sequence[str]) -> np.ndarray:
+    """WordPiece lengths of ``texts`` including [CLS] and [SEP]."""
+    return np.array([len(ids) + 2 for ids in _tokenize(tokenizer, texts)], dtype=np.int64)
+
+
+def choose_sequence_length(lengths: np.ndarray, cap: int, percentile: float = 99.0) -> int:
+    """A sequence length that fits ``percentile`` of the texts, bucketed and capped.
+
+    >>> choose_sequence_length(np.array([10, 20, 30, 200]), cap=128)
+    128
+    >>> choose_sequence_length(np.array([10, 20, 30]), cap=128)
+    32
+    """
+    if len(lengths) == 0:
+        return min(cap, 2 * BUCKET)
+    return _bucketed(int(np.ceil(np.percentile(lengths, percentile))), cap)
+
+
+def _tokenize(tokenizer, texts: Sequence[str]) -> list[list[int]]:
+    # KerasHub's tokenizer wants a plain list: pandas 3 string arrays are not accepted.
+    ragged = tokenizer([str(text) for text in texts])
+    return ragged.to_list() if hasattr(ragged, "to_list") else [list(ids) for ids in ragged]
+
+
+def encode(tokenizer, texts: Sequence[str], sequence_length: int) -> Encoded:
+    """Tokenize ``texts`` once: [CLS] ids [SEP], truncated to ``sequence_length``."""
+    start, end = tokenizer.start_token_id, tokenizer.end_token_id
+    body = sequence_length - 2
+    token_ids = [
+        np.asarray([start, *ids[:body], end], dtype=np.int32) for ids in _tokenize(tokenizer, texts)
+    ] if len(texts) else []
+    return Encoded(token_ids=token_ids, sequence_length=sequence_length)
+
+
+def _pad(rows: list[np.ndarray], cap: int) -> dict[str, np.ndarray]:
+    width = _bucketed(max(len(ids) for ids in rows), cap)
+    token_ids = np.zeros((len(rows), width), dtype=np.int32)
+    for i, ids in enumerate(rows):
+        token_ids[i, : len(ids)] = ids
+    return {
+        "token_ids": token_ids,
+        "padding_mask": token_ids != 0,
+        "segment_ids": np.zeros_like(token_ids),
+    }
+
+
+def batch_order(encoded: Encoded, batch_size: int, seed: int | None) -> list[np.ndarray]:
+    """Row indices per batch, each batch holding rows of similar length.
+
+    With a ``seed`` the rows are shuffled, sorted by length within windows of 50 batches
+    (so batches still mix the data) and the batches are shuffled; without one, rows are
+    sorted by length for scoring, where order does not matter.
+    """
+    if len(encoded) == 0:
+        return []
+    lengths = encoded.lengths
+    if seed is None:
+        order = np.argsort(lengths, kind="stable")
+        return [order[i:i + batch_size] for i in range(0, len(order), batch_size)]
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(len(encoded))
+    window = batch_size * 50
+    groups: list[np.ndarray] = []
+    for start in range(0, len(shuffled), window):
+        chunk = shuffled[start:start + window]
+        chunk = chunk[np.argsort(lengths[chunk], kind="stable")]
+        groups += [chunk[i:i + batch_size] for i in range(0, len(chunk), batch_size)]
+    return [groups[i] for i in rng.permutation(len(groups))]
+
+
+def batches(
+    encoded: Encoded, batch_size: int, seed: int | None = None
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
+    """Padded model inputs and the row indices they hold, batch by batch, in ``batch_order``."""
+    for index in batch_order(encoded, batch_size, seed):
+        yield _pad([encoded.token_ids[i] for i in index], encoded.sequence_length), index
