@@ -1,0 +1,87 @@
+"""The weekly retraining runbook.
+
+pull the rows labeled since the champion's watermark → validate them → fine-tune the
+champion on them → score champion and challenger on the same held-out set → decide →
+promote the challenger only if it is better.
+
+Run it: ``retrain run`` (or ``python -m flows.retrain``); every parameter left as None
+takes its value from the ``RETRAIN_`` settings.
+"""
+
+from __future__ import annotations
+
+from prefect import flow, get_run_logger
+
+from models.evaluation import majority_baseline
+from retrain.settings import Settings
+from tasks.checks import validate_new_rows
+from tasks.data import load_held_out_set, pull_new_rows, read_champion
+from tasks.evaluation import score_challenger, score_champion
+from tasks.promotion import Scores, decide_promotion, promote_challenger, register_challenger
+from tasks.report import RunReport, publish_report
+from tasks.training import fine_tune_challenger
+
+
+@flow(name="retrain", log_prints=False)
+def retrain(
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    learning_rate: float | None = None,
+    min_new_rows: int | None = None,
+    min_improvement: float | None = None,
+    base_model: str | None = None,
+    dry_run: bool = False,
+    triggered_by: str = "manual",
+) -> RunReport:
+    """Retrain the champion on newly labeled rows and promote the challenger if it is better."""
+    settings = Settings().with_overrides(
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
+        min_new_rows=min_new_rows, min_improvement=min_improvement, base_model=base_model,
+    )
+    logger = get_run_logger()
+
+    champion = read_champion(settings)
+    batch = pull_new_rows(settings, champion.watermark if champion else None)
+    checks = validate_new_rows(settings, batch)
+    if batch.end is None:  # only reachable with min_new_rows=0
+        raise ValueError(f"no rows labeled after {batch.after}: nothing to train on")
+    held_out = load_held_out_set(settings, batch.end)
+
+    challenger = fine_tune_challenger(settings, champion, batch)
+    scores = Scores(
+        challenger=score_challenger(challenger.classifier, held_out),
+        champion=score_champion(champion, held_out) if champion else None,
+        baseline=majority_baseline(held_out.frame["label"].tolist(), challenger.classifier.labels),
+    )
+
+    decision = decide_promotion(settings, scores)
+    version = register_challenger(settings, challenger, batch, held_out, scores, decision,
+                                  dry_run, triggered_by)
+    promoted = False
+    if decision.promote and dry_run:
+        logger.info("dry run: version %d would be promoted, champion left as is", version.version)
+    elif decision.promote:
+        promotion = promote_challenger(settings, version, champion.version if champion else None,
+                                       actor=triggered_by)
+        promoted = promotion is not None
+
+    report = RunReport(
+        rows_pulled=len(batch.frame), rows_trained=len(batch.training_rows),
+        checks_passed=len(checks.checks) - len(checks.failed), checks_total=len(checks.checks),
+        held_out_rows=held_out.size, held_out_hash=held_out.content_hash,
+        champion_version=champion.version if champion else None,
+        champion_accuracy=scores.champion.accuracy if scores.champion else None,
+        challenger_version=version.version, challenger_accuracy=scores.challenger.accuracy,
+        baseline_accuracy=scores.baseline.accuracy, promoted=promoted,
+        decision="promoted" if promoted else ("dry run" if dry_run else "kept champion"),
+        reason=decision.reason if promoted or not decision.promote or dry_run
+        else "another run switched the champion first; this challenger was not promoted",
+        train_seconds=challenger.training.seconds,
+        examples_per_second=challenger.training.examples_per_second,
+    )
+    publish_report(report, scores.challenger, scores.champion)
+    return report
+
+
+if __name__ == "__main__":
+    retrain()

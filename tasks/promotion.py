@@ -1,0 +1,87 @@
+"""The decide-and-promote steps: record the challenger as a version, switch the champion if better."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from models import registry
+from models.classifier import save_classifier
+from models.evaluation import Metrics
+from models.promotion import Decision, decide
+from retrain.settings import Settings
+from retrain.store import HeldOutSet, LabeledBatch, connect, utcnow
+from tasks.training import Challenger
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Both models and the floor, on one held-out snapshot."""
+
+    challenger: Metrics
+    champion: Metrics | None
+    baseline: Metrics
+
+
+@task(name="decide", cache_policy=NO_CACHE)
+def decide_promotion(settings: Settings, scores: Scores) -> Decision:
+    """Apply the promotion gate."""
+    decision = decide(scores.challenger, scores.champion, scores.baseline, settings.min_improvement)
+    get_run_logger().info("%s: %s", "promote" if decision.promote else "keep champion", decision.reason)
+    return decision
+
+
+@task(name="register challenger", cache_policy=NO_CACHE)
+def register_challenger(
+    settings: Settings,
+    challenger: Challenger,
+    batch: LabeledBatch,
+    held_out: HeldOutSet,
+    scores: Scores,
+    decision: Decision,
+    dry_run: bool,
+    triggered_by: str,
+) -> registry.ModelVersion:
+    """Save the challenger's artifact and record it as a version, promoted or not."""
+    folder = settings.models_dir / f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
+    sha256 = save_classifier(challenger.classifier, folder)
+    outcome = registry.DRY_RUN if dry_run else registry.PROMOTED if decision.promote else registry.REJECTED
+    version = registry.register_version(connect(settings), registry.NewVersion(
+        base_model=challenger.base_model, artifact_uri=str(folder), artifact_sha256=sha256,
+        labels=challenger.classifier.labels, sequence_length=challenger.classifier.sequence_length,
+        window_after=batch.after, window_end=batch.end, new_rows=len(batch.frame),
+        train_rows=challenger.training.train_rows + challenger.training.early_stopping_rows,
+        test_rows=held_out.size, test_set_hash=held_out.content_hash,
+        accuracy=scores.challenger.accuracy,
+        metrics={"challenger": scores.challenger.to_dict(),
+                 "champion": scores.champion.to_dict() if scores.champion else None,
+                 "baseline_accuracy": scores.baseline.accuracy,
+                 "training": {"epochs_run": challenger.training.epochs_run,
+                              "best_epoch": challenger.training.best_epoch,
+                              "seconds": round(challenger.training.seconds, 1)}},
+        decision=outcome, reason=decision.reason, triggered_by=triggered_by,
+        parent_version=challenger.parent_version,
+    ))
+    get_run_logger().info("registered version %d (%s)", version.version, outcome)
+    return version
+
+
+@task(name="promote challenger", cache_policy=NO_CACHE)
+def promote_challenger(
+    settings: Settings, version: registry.ModelVersion, expected_champion: int | None, actor: str
+) -> registry.Promotion | None:
+    """Switch the champion to ``version`` unless another run switched it first (compare-and-swap)."""
+    engine = connect(settings)
+    logger = get_run_logger()
+    try:
+        promotion = registry.switch_champion(engine, version.version, expected_champion, actor,
+                                             version.reason)
+    except registry.PromotionConflict as conflict:
+        registry.set_decision(engine, version.version, registry.REJECTED, f"lost a race: {conflict}")
+        logger.warning("not promoted: %s", conflict)
+        return None
+    logger.info("champion is now version %d (was %s)", version.version, expected_champion)
+    return promotion

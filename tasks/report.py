@@ -1,0 +1,74 @@
+"""The run's report: what a person reads after a run, in the UI and in the terminal."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prefect import task
+from prefect.artifacts import create_markdown_artifact
+from prefect.cache_policies import NO_CACHE
+
+from models.evaluation import Metrics
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """The outcome of one retraining run."""
+
+    rows_pulled: int
+    rows_trained: int
+    checks_passed: int
+    checks_total: int
+    held_out_rows: int
+    held_out_hash: str
+    champion_version: int | None
+    champion_accuracy: float | None
+    challenger_version: int
+    challenger_accuracy: float
+    baseline_accuracy: float
+    promoted: bool
+    decision: str
+    reason: str
+    train_seconds: float
+    examples_per_second: float
+
+
+def _metrics_rows(name: str, metrics: Metrics | None) -> list[str]:
+    if metrics is None:
+        return [f"| {name} | - | - |"]
+    per_class = ", ".join(f"{label} F1 {m.f1:.3f} (R {m.recall:.3f})" for label, m in metrics.per_class.items())
+    return [f"| {name} | {metrics.accuracy:.4f} | {per_class} |"]
+
+
+def render_markdown(report: RunReport, challenger: Metrics, champion: Metrics | None) -> str:
+    """The champion-vs-challenger table as markdown."""
+    champion_name = f"champion v{report.champion_version}" if report.champion_version else "champion (none)"
+    lines = [
+        f"# Retraining run: {report.decision}",
+        "",
+        f"**{report.reason}**",
+        "",
+        f"- new rows pulled: {report.rows_pulled} ({report.rows_trained} trained on)",
+        f"- data checks: {report.checks_passed}/{report.checks_total} passed",
+        f"- held-out set: {report.held_out_rows} rows, content hash `{report.held_out_hash[:16]}`",
+        f"- fine-tuning: {report.train_seconds:.0f} s, {report.examples_per_second:.1f} examples/s",
+        "",
+        "| model | held-out accuracy | per class |",
+        "|---|---|---|",
+        *_metrics_rows(champion_name, champion),
+        *_metrics_rows(f"challenger v{report.challenger_version}", challenger),
+        f"| majority-class baseline | {report.baseline_accuracy:.4f} | |",
+        "",
+        "Confusion matrix of the challenger (rows: true, columns: predicted, in label order): "
+        f"`{challenger.confusion}`",
+    ]
+    return "\n".join(lines)
+
+
+@task(name="publish report", cache_policy=NO_CACHE)
+def publish_report(report: RunReport, challenger: Metrics, champion: Metrics | None) -> str:
+    """Attach the champion-vs-challenger report to the flow run as a markdown artifact."""
+    markdown = render_markdown(report, challenger, champion)
+    create_markdown_artifact(markdown, key="champion-vs-challenger",
+                             description="Champion vs challenger on the held-out set")
+    return markdown

@@ -1,0 +1,74 @@
+"""The fine-tuning step: the champion (or the base model, the first time) learns the new rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from models.classifier import Classifier, build_classifier, load_classifier
+from models.encoding import choose_sequence_length, token_lengths
+from models.registry import ModelVersion
+from models.training import EpochReport, TrainingConfig, TrainingResult, fine_tune
+from retrain.settings import Settings
+from retrain.store import LabeledBatch
+
+
+@dataclass
+class Challenger:
+    """A freshly fine-tuned model, not yet registered."""
+
+    classifier: Classifier
+    training: TrainingResult
+    parent_version: int | None
+    base_model: str
+
+
+def starting_point(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Classifier:
+    """The champion's weights (warm start), or a new classifier on the base model."""
+    if champion is not None:
+        if tuple(settings.labels) != champion.labels:
+            raise ValueError(
+                f"RETRAIN_LABELS {settings.labels} differ from the champion's {list(champion.labels)}"
+                f" (version {champion.version}); a new label set needs a new database or a rollback"
+            )
+        return load_classifier(champion.artifact_uri, champion.artifact_sha256)
+    classifier = build_classifier(settings.base_model, tuple(settings.labels),
+                                  sequence_length=settings.max_sequence_length, seed=settings.seed)
+    # The length is chosen once, from the first data, and kept by every descendant.
+    lengths = token_lengths(classifier.tokenizer, batch.training_rows["text"].tolist())
+    classifier.sequence_length = choose_sequence_length(lengths, settings.max_sequence_length)
+    return classifier
+
+
+def training_config(settings: Settings) -> TrainingConfig:
+    return TrainingConfig(epochs=settings.epochs, batch_size=settings.batch_size,
+                          learning_rate=settings.learning_rate,
+                          early_stopping_fraction=settings.early_stopping_fraction, seed=settings.seed)
+
+
+@task(name="fine-tune challenger", cache_policy=NO_CACHE)
+def fine_tune_challenger(
+    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch
+) -> Challenger:
+    """Fine-tune a challenger on the batch's training rows (held-out rows never train)."""
+    logger = get_run_logger()
+    classifier = starting_point(settings, champion, batch)
+    rows = batch.training_rows
+
+    def log_epoch(report: EpochReport) -> None:
+        stop = "" if report.early_stopping_loss is None else f", early-stopping loss {report.early_stopping_loss:.4f}"
+        logger.info("epoch %d/%d: train loss %.4f%s (%.0f s)", report.epoch, report.epochs,
+                    report.train_loss, stop, report.seconds)
+
+    logger.info("fine-tuning %s on %d rows, sequence length %d",
+                f"champion v{champion.version}" if champion else settings.base_model, len(rows),
+                classifier.sequence_length)
+    result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(),
+                       training_config(settings), on_epoch=log_epoch)
+    logger.info("fine-tuned in %.0f s (%.1f examples/s), best epoch %d", result.seconds,
+                result.examples_per_second, result.best_epoch)
+    return Challenger(classifier=classifier, training=result,
+                      parent_version=champion.version if champion else None,
+                      base_model=champion.base_model if champion else settings.base_model)
