@@ -1,0 +1,115 @@
+"""Shared fixtures: isolated settings per test, a tiny BERT with the real vocabulary, PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+POSTGRES_URL = os.environ.get(
+    "RETRAIN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
+
+
+def _postgres_reachable() -> str | None:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(POSTGRES_URL, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return None
+    except Exception as error:  # any failure to connect means "not reachable"
+        return f"{type(error).__name__}: {error}".splitlines()[0]
+
+
+_POSTGRES_PROBLEM = _postgres_reachable()
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    if _POSTGRES_PROBLEM is None:
+        return [f"PostgreSQL: reachable at {POSTGRES_URL}"]
+    return [
+        "!" * 78,
+        f"!!! PostgreSQL NOT reachable at {POSTGRES_URL}: {_POSTGRES_PROBLEM}",
+        "!!! the PostgreSQL tests will be SKIPPED (set RETRAIN_TEST_POSTGRES_URL; .ci/run requires it)",
+        "!" * 78,
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets its own RETRAIN_HOME and no RETRAIN_ variable from the caller's shell."""
+    for name in list(os.environ):
+        if name.startswith("RETRAIN_") and name != "RETRAIN_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("RETRAIN_HOME", str(tmp_path / "home"))
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL schema for one test, dropped afterwards."""
+    if _POSTGRES_PROBLEM is not None:
+        if os.environ.get("RETRAIN_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required here but not reachable: {_POSTGRES_PROBLEM}")
+        pytest.skip(f"PostgreSQL NOT reachable at {POSTGRES_URL}: {_POSTGRES_PROBLEM}")
+    import sqlalchemy as sa
+
+    schema = f"retrain_test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(schema))
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        from retrain.store import _engine
+
+        _engine.cache_clear()
+        with admin.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each data-layer test runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session")
+def tiny_base_model(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A tiny randomly initialised BertBackbone with MiniLM's real WordPiece vocabulary, as a preset folder."""
+    import keras
+    import keras_hub
+
+    from models.base_model import minilm_folder
+
+    folder = tmp_path_factory.mktemp("tiny-bert")
+    keras.utils.set_random_seed(7)
+    backbone = keras_hub.models.BertBackbone(
+        vocabulary_size=30522, num_layers=1, num_heads=2, hidden_dim=32, intermediate_dim=64,
+        max_sequence_length=128,
+    )
+    tokenizer = keras_hub.models.BertTokenizer(vocabulary=str(minilm_folder() / "vocab.txt"), lowercase=True)
+    backbone.save_to_preset(str(folder))
+    tokenizer.save_to_preset(str(folder))
+    return str(folder)
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """A temporary Prefect API for tests that run flows."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield

@@ -1,0 +1,120 @@
+"""The real retrain flow under Prefect's test harness, on a tiny random BERT with the real vocabulary."""
+
+from __future__ import annotations
+
+import pytest
+
+from flows.retrain import retrain
+from models import registry
+from retrain.settings import Settings
+from retrain.store import NewExample, connect, count_rows_after, create_schema, insert_examples
+from tests.helpers import sentiment_rows
+from validation import DataCheckFailed
+
+pytestmark = pytest.mark.usefixtures("prefect_server")
+
+
+@pytest.fixture
+def settings(tiny_base_model, monkeypatch) -> Settings:
+    for name, value in {
+        "RETRAIN_BASE_MODEL": tiny_base_model, "RETRAIN_LEARNING_RATE": "1e-3", "RETRAIN_EPOCHS": "8",
+        "RETRAIN_EARLY_STOPPING_FRACTION": "0", "RETRAIN_MIN_NEW_ROWS": "20", "RETRAIN_BATCH_SIZE": "16",
+        "RETRAIN_MAX_SEQUENCE_LENGTH": "32",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    create_schema(connect(settings), settings)
+    return settings
+
+
+def _add(settings: Settings, rows: list[tuple[str, str]]) -> list[int]:
+    return insert_examples(connect(settings), settings, [NewExample(text, label) for text, label in rows])
+
+
+def _all_ids(settings: Settings) -> int:
+    return count_rows_after(connect(settings), settings, None)
+
+
+@pytest.fixture
+def with_champion(settings) -> registry.ModelVersion:
+    _add(settings, sentiment_rows(240, seed=1))
+    report = retrain(triggered_by="test")
+    assert report.promoted, report.reason
+    return registry.champion(connect(settings))
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_first_run_trains_and_promotes_the_first_champion(database, request, tiny_base_model, monkeypatch, settings):
+    if database == "postgresql":
+        monkeypatch.setenv("RETRAIN_DATABASE_URL", request.getfixturevalue("postgres_url"))
+        settings = Settings()
+        create_schema(connect(settings), settings)
+    ids = _add(settings, sentiment_rows(240, seed=1))
+    report = retrain(triggered_by="test")
+
+    engine = connect(settings)
+    champion = registry.champion(engine)
+    assert report.promoted and report.decision == "promoted"
+    assert report.challenger_accuracy > report.baseline_accuracy
+    assert report.rows_pulled == 240 and 0 < report.held_out_rows < 100
+    assert report.rows_trained + report.held_out_rows == 240
+    assert champion.version == report.challenger_version and champion.parent_version is None
+    assert champion.watermark.id == max(ids)
+    assert champion.test_set_hash == report.held_out_hash
+    assert [p.to_version for p in registry.promotion_history(engine)] == [champion.version]
+
+
+def test_better_challenger_replaces_the_champion_and_the_watermark_moves(settings, with_champion):
+    new_ids = _add(settings, sentiment_rows(60, seed=2))
+    report = retrain(triggered_by="test", min_improvement=0.0)
+    engine = connect(settings)
+    version = registry.get_version(engine, report.challenger_version)
+    assert report.rows_pulled == 60
+    assert version.parent_version == with_champion.version
+    assert report.champion_accuracy is not None and report.champion_version == with_champion.version
+    if report.promoted:
+        assert registry.champion(engine).watermark.id == max(new_ids)
+    else:  # a tie on a learnable task: the rule keeps the champion and its watermark
+        assert report.challenger_accuracy <= report.champion_accuracy
+        assert registry.champion(engine).version == with_champion.version
+
+
+def test_rejected_challenger_leaves_champion_and_watermark_so_rows_come_back(settings, with_champion):
+    _add(settings, sentiment_rows(40, seed=3))
+    report = retrain(triggered_by="test", min_improvement=1.0)  # nothing can add a full point of accuracy
+    engine = connect(settings)
+    assert not report.promoted and report.decision == "kept champion"
+    assert "min_improvement 1" in report.reason
+    assert registry.champion(engine).version == with_champion.version
+    assert registry.get_version(engine, report.challenger_version).decision == registry.REJECTED
+
+    _add(settings, sentiment_rows(30, seed=4))
+    again = retrain(triggered_by="test", min_improvement=1.0)
+    assert again.rows_pulled == 70  # the 40 seen only by the rejected challenger, plus 30 new
+
+
+def test_bad_batch_stops_the_run_with_champion_rows_and_history_untouched(settings, with_champion):
+    engine = connect(settings)
+    rows_before, versions_before = _all_ids(settings), len(registry.list_versions(engine))
+    good = sentiment_rows(30, seed=5)
+    _add(settings, good + [("is this even a sentiment", "neutral"), ("   ", "positive")])
+
+    with pytest.raises(DataCheckFailed) as failed:
+        retrain(triggered_by="test")
+
+    message = str(failed.value)
+    assert "label_in_label_set" in message and "expect_column_values_to_be_in_set" in message
+    assert "text_not_blank" in message
+    assert registry.champion(engine) == with_champion
+    assert len(registry.list_versions(engine)) == versions_before
+    assert len(registry.promotion_history(engine)) == 1
+    assert _all_ids(settings) == rows_before + 32  # no labeled row lost
+
+
+def test_dry_run_evaluates_but_never_promotes(settings, with_champion):
+    _add(settings, sentiment_rows(40, seed=6))
+    report = retrain(triggered_by="test", dry_run=True, min_improvement=0.0)
+    engine = connect(settings)
+    assert not report.promoted and report.decision == "dry run"
+    assert registry.get_version(engine, report.challenger_version).decision == registry.DRY_RUN
+    assert registry.champion(engine).version == with_champion.version
