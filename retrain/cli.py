@@ -155,7 +155,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     run_demo(DemoOptions(workdir=args.workdir, weeks=args.weeks, initial_rows=args.initial_rows,
                          rows_per_week=args.rows_per_week, keep_neutral=args.keep_neutral,
-                         epochs=args.epochs))
+                         epochs=args.epochs, verbose=args.verbose))
     print(f"demo finished in {time.perf_counter() - started:.0f} s")
     return 0
 
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--epochs", type=int, default=3)
     demo.add_argument("--keep-neutral", action="store_true",
                       help="three classes (negative/neutral/positive) instead of two")
+    demo.add_argument("--verbose", action="store_true", help="also print each run's Prefect logs")
     return parser
 
 

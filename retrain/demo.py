@@ -32,6 +32,7 @@ class DemoOptions:
     keep_neutral: bool = False
     epochs: int = 3
     seed: int = 0
+    verbose: bool = False
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,9 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
     os.environ["RETRAIN_LABELS"] = json.dumps(labels)
     os.environ["RETRAIN_EPOCHS"] = str(options.epochs)
     os.environ.pop("RETRAIN_DATABASE_URL", None)
+    if not options.verbose:
+        # One table row a week is the demo's output; the runs' own logs stay in Prefect.
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
     from flows.retrain import retrain
     from models import registry
