@@ -48,10 +48,12 @@ def retrain(
     held_out = load_held_out_set(settings, batch.end)
 
     challenger = fine_tune_challenger(settings, champion, batch)
+    truth = held_out.frame["label"].tolist()
     scores = Scores(
+        truth=truth,
         challenger=score_challenger(challenger.classifier, held_out),
-        champion=score_champion(champion, held_out) if champion else None,
-        baseline=majority_baseline(held_out.frame["label"].tolist(), challenger.classifier.labels),
+        champion=score_champion(settings, champion, held_out) if champion else None,
+        baseline=majority_baseline(truth, challenger.classifier.labels),
     )
 
     decision = decide_promotion(settings, scores)
@@ -70,8 +72,8 @@ def retrain(
         checks_passed=len(checks.checks) - len(checks.failed), checks_total=len(checks.checks),
         held_out_rows=held_out.size, held_out_hash=held_out.content_hash,
         champion_version=champion.version if champion else None,
-        champion_accuracy=scores.champion.accuracy if scores.champion else None,
-        challenger_version=version.version, challenger_accuracy=scores.challenger.accuracy,
+        champion_accuracy=scores.champion.metrics.accuracy if scores.champion else None,
+        challenger_version=version.version, challenger_accuracy=scores.challenger.metrics.accuracy,
         baseline_accuracy=scores.baseline.accuracy, promoted=promoted,
         decision="promoted" if promoted else ("dry run" if dry_run else "kept champion"),
         reason=decision.reason if promoted or not decision.promote or dry_run
@@ -79,7 +81,8 @@ def retrain(
         train_seconds=challenger.training.seconds,
         examples_per_second=challenger.training.examples_per_second,
     )
-    publish_report(report, scores.challenger, scores.champion)
+    publish_report(report, scores.challenger.metrics, scores.champion.metrics if scores.champion else None,
+                   decision.paired)
     return report
 
 

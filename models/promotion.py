@@ -1,48 +1,140 @@
 """The promotion gate: promote the challenger only when it is better than the champion.
 
+The plain rule compares accuracies. Held-out sets of a few hundred rows make that noisy,
+so two stricter checks can be switched on: an exact McNemar test on the rows where the
+two models disagree (is the challenger *significantly* better?) and a per-class guard
+(no class's recall may drop by more than a bound). The accuracy difference is always
+reported with a paired bootstrap 95% interval.
+
 >>> from models.evaluation import evaluate_predictions
 >>> champion = evaluate_predictions(["a", "b"], ["a", "a"], ("a", "b"))
 >>> challenger = evaluate_predictions(["a", "b"], ["a", "b"], ("a", "b"))
->>> decide(challenger, champion, baseline=champion, min_improvement=0.0).promote
+>>> decide(challenger, champion, baseline=champion, policy=PromotionPolicy()).promote
 True
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+from scipy.stats import binomtest
 
 from models.evaluation import Metrics
+
+Gate = Literal["accuracy", "significance"]
+
+
+@dataclass(frozen=True)
+class PromotionPolicy:
+    """What a challenger must show to replace the champion."""
+
+    min_improvement: float = 0.0
+    gate: Gate = "accuracy"  # "significance" adds the McNemar test
+    alpha: float = 0.05
+    max_recall_drop: float | None = None  # e.g. 0.05: no class may lose more than 5 points of recall
+
+
+@dataclass(frozen=True)
+class PairedComparison:
+    """Champion and challenger on the same rows: who got which rows right."""
+
+    rows: int
+    challenger_only_correct: int
+    champion_only_correct: int
+    difference: float  # challenger accuracy minus champion accuracy
+    ci_low: float
+    ci_high: float
+    p_value: float  # exact one-sided McNemar: P(at least this many challenger-only wins | no difference)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass(frozen=True)
 class Decision:
-    """Whether to promote, and why, in one sentence."""
+    """Whether to promote, and every reason, in words."""
 
     promote: bool
     reason: str
+    paired: PairedComparison | None = None
+
+
+def compare_paired(
+    truth: Sequence[str],
+    champion_predictions: Sequence[str],
+    challenger_predictions: Sequence[str],
+    seed: int = 0,
+    resamples: int = 2000,
+) -> PairedComparison:
+    """McNemar's exact test and a paired bootstrap interval for the accuracy difference.
+
+    >>> c = compare_paired(list("aaaa"), list("abab"), list("aaaa"))
+    >>> c.challenger_only_correct, c.champion_only_correct, c.difference
+    (2, 0, 0.5)
+    """
+    truth_a = np.asarray(truth)
+    champion_right = np.asarray(champion_predictions) == truth_a
+    challenger_right = np.asarray(challenger_predictions) == truth_a
+    if not (len(truth_a) == len(champion_right) == len(challenger_right)) or len(truth_a) == 0:
+        raise ValueError("paired comparison needs the same, non-empty rows for both models")
+    wins = int(np.sum(challenger_right & ~champion_right))
+    losses = int(np.sum(champion_right & ~challenger_right))
+    p_value = 1.0 if wins + losses == 0 else float(binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue)
+    delta = challenger_right.astype(np.int8) - champion_right.astype(np.int8)
+    rng = np.random.default_rng(seed)
+    samples = rng.integers(0, len(delta), size=(resamples, len(delta)))
+    boot = delta[samples].mean(axis=1)
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return PairedComparison(len(delta), wins, losses, float(delta.mean()), float(low), float(high), p_value)
+
+
+def _recall_drops(challenger: Metrics, champion: Metrics, bound: float) -> list[str]:
+    return [
+        f"{label} recall drops {champion.per_class[label].recall - m.recall:.3f} "
+        f"({champion.per_class[label].recall:.3f} -> {m.recall:.3f}) > {bound:g}"
+        for label, m in challenger.per_class.items()
+        if label in champion.per_class and champion.per_class[label].recall - m.recall > bound
+    ]
 
 
 def decide(
-    challenger: Metrics, champion: Metrics | None, baseline: Metrics, min_improvement: float
+    challenger: Metrics,
+    champion: Metrics | None,
+    baseline: Metrics,
+    policy: PromotionPolicy,
+    paired: PairedComparison | None = None,
 ) -> Decision:
-    """Promote when challenger accuracy > champion accuracy + ``min_improvement``.
-
-    With no champion yet, the first model must beat the majority-class baseline.
-    """
+    """Apply the policy; with no champion yet, the first model must beat the majority-class baseline."""
     if champion is None:
-        if challenger.accuracy > baseline.accuracy:
-            return Decision(True, f"first model: accuracy {challenger.accuracy:.4f} beats the "
-                                  f"majority-class baseline {baseline.accuracy:.4f}")
-        return Decision(False, f"first model: accuracy {challenger.accuracy:.4f} does not beat the "
+        beats = challenger.accuracy > baseline.accuracy
+        verb = "beats" if beats else "does not beat"
+        return Decision(beats, f"first model: accuracy {challenger.accuracy:.4f} {verb} the "
                                f"majority-class baseline {baseline.accuracy:.4f}")
     if challenger.rows != champion.rows:
         raise ValueError(
             f"champion scored on {champion.rows} rows, challenger on {challenger.rows}: "
             "both must be scored on the same held-out snapshot"
         )
-    needed = champion.accuracy + min_improvement
-    if challenger.accuracy > needed:
-        return Decision(True, f"challenger accuracy {challenger.accuracy:.4f} > champion "
-                              f"{champion.accuracy:.4f} + min_improvement {min_improvement:g}")
-    return Decision(False, f"challenger accuracy {challenger.accuracy:.4f} <= champion "
-                           f"{champion.accuracy:.4f} + min_improvement {min_improvement:g}")
+    needed = champion.accuracy + policy.min_improvement
+    better = challenger.accuracy > needed
+    reasons = [f"challenger accuracy {challenger.accuracy:.4f} {'>' if better else '<='} champion "
+               f"{champion.accuracy:.4f} + min_improvement {policy.min_improvement:g}"]
+    blocked = not better
+    if paired is not None:
+        reasons.append(f"difference {paired.difference:+.4f} (95% CI {paired.ci_low:+.4f} to {paired.ci_high:+.4f}), "
+                       f"McNemar p={paired.p_value:.4f} on {paired.challenger_only_correct}/"
+                       f"{paired.champion_only_correct} discordant rows")
+    if policy.gate == "significance":
+        if paired is None:
+            raise ValueError("the significance gate needs the paired comparison of both models' predictions")
+        significant = paired.p_value < policy.alpha
+        reasons.append(f"{'significant' if significant else 'not significant'} at alpha {policy.alpha:g}")
+        blocked = blocked or not significant
+    if policy.max_recall_drop is not None:
+        drops = _recall_drops(challenger, champion, policy.max_recall_drop)
+        reasons += drops or [f"no class recall drops more than {policy.max_recall_drop:g}"]
+        blocked = blocked or bool(drops)
+    return Decision(not blocked, "; ".join(reasons), paired)

@@ -13,7 +13,7 @@ learning rate, ...) can also be overridden by the flow's parameters; see
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +83,18 @@ class Settings(BaseSettings):
     min_improvement: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Accuracy the challenger must add over the champion."
     )
+    promotion_gate: Literal["accuracy", "significance"] = Field(
+        default="accuracy",
+        description="'accuracy': the plain rule; 'significance': also an exact McNemar test at alpha.",
+    )
+    alpha: float = Field(default=0.05, gt=0.0, lt=0.5, description="Significance level of the McNemar gate.")
+    max_recall_drop: float | None = Field(
+        default=None, ge=0.0, le=1.0, description="If set, no class's recall may drop by more than this."
+    )
+    artifact_store: str | None = Field(
+        default=None,
+        description="Where model versions are stored: a folder or any fsspec URL (s3://...); default home/models.",
+    )
 
     @field_validator("labels")
     @classmethod
@@ -111,8 +123,18 @@ class Settings(BaseSettings):
 
     @property
     def models_dir(self) -> Path:
-        """Where model versions are stored, one folder each."""
+        """The default store of model versions, one folder each."""
         return self.home.expanduser().resolve() / "models"
+
+    @property
+    def model_store(self) -> str:
+        """Where model versions are stored: ``artifact_store`` or the home's models folder."""
+        return self.artifact_store or str(self.models_dir)
+
+    @property
+    def cache_dir(self) -> Path:
+        """Local copies of remote model versions and fine-tuning checkpoints."""
+        return self.home.expanduser().resolve() / "cache"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values mean "keep the setting"."""

@@ -9,11 +9,12 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from models import registry
-from models.classifier import save_classifier
+from models.artifacts import save_version
 from models.evaluation import Metrics
-from models.promotion import Decision, decide
+from models.promotion import Decision, PromotionPolicy, compare_paired, decide
 from retrain.settings import Settings
 from retrain.store import HeldOutSet, LabeledBatch, connect, utcnow
+from tasks.evaluation import Scored
 from tasks.training import Challenger
 
 
@@ -21,15 +22,32 @@ from tasks.training import Challenger
 class Scores:
     """Both models and the floor, on one held-out snapshot."""
 
-    challenger: Metrics
-    champion: Metrics | None
+    truth: list[str]
+    challenger: Scored
+    champion: Scored | None
     baseline: Metrics
+
+
+def policy_for(settings: Settings) -> PromotionPolicy:
+    """The promotion policy the settings ask for."""
+    return PromotionPolicy(min_improvement=settings.min_improvement, gate=settings.promotion_gate,
+                           alpha=settings.alpha, max_recall_drop=settings.max_recall_drop)
+
+
+def decide_from_scores(settings: Settings, scores: Scores) -> Decision:
+    """The gate's decision on both models' scores, with the paired comparison when there is a champion."""
+    paired = None
+    if scores.champion is not None:
+        paired = compare_paired(scores.truth, scores.champion.predictions, scores.challenger.predictions,
+                                seed=settings.seed)
+    return decide(scores.challenger.metrics, scores.champion.metrics if scores.champion else None,
+                  scores.baseline, policy_for(settings), paired)
 
 
 @task(name="decide", cache_policy=NO_CACHE)
 def decide_promotion(settings: Settings, scores: Scores) -> Decision:
     """Apply the promotion gate."""
-    decision = decide(scores.challenger, scores.champion, scores.baseline, settings.min_improvement)
+    decision = decide_from_scores(settings, scores)
     get_run_logger().info("%s: %s", "promote" if decision.promote else "keep champion", decision.reason)
     return decision
 
@@ -46,19 +64,21 @@ def register_challenger(
     triggered_by: str,
 ) -> registry.ModelVersion:
     """Save the challenger's artifact and record it as a version, promoted or not."""
-    folder = settings.models_dir / f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}"
-    sha256 = save_classifier(challenger.classifier, folder)
+    uri, sha256 = save_version(challenger.classifier, settings.model_store,
+                               f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}")
     outcome = registry.DRY_RUN if dry_run else registry.PROMOTED if decision.promote else registry.REJECTED
     version = registry.register_version(connect(settings), registry.NewVersion(
-        base_model=challenger.base_model, artifact_uri=str(folder), artifact_sha256=sha256,
+        base_model=challenger.base_model, artifact_uri=uri, artifact_sha256=sha256,
         labels=challenger.classifier.labels, sequence_length=challenger.classifier.sequence_length,
         window_after=batch.after, window_end=batch.end, new_rows=len(batch.frame),
         train_rows=challenger.training.train_rows + challenger.training.early_stopping_rows,
         test_rows=held_out.size, test_set_hash=held_out.content_hash,
-        accuracy=scores.challenger.accuracy,
-        metrics={"challenger": scores.challenger.to_dict(),
-                 "champion": scores.champion.to_dict() if scores.champion else None,
+        accuracy=scores.challenger.metrics.accuracy,
+        metrics={"challenger": scores.challenger.metrics.to_dict(),
+                 "champion": scores.champion.metrics.to_dict() if scores.champion else None,
                  "baseline_accuracy": scores.baseline.accuracy,
+                 "paired": decision.paired.to_dict() if decision.paired else None,
+                 "gate": policy_for(settings).__dict__,
                  "training": {"epochs_run": challenger.training.epochs_run,
                               "best_epoch": challenger.training.best_epoch,
                               "seconds": round(challenger.training.seconds, 1)}},

@@ -9,6 +9,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.evaluation import Metrics
+from models.promotion import PairedComparison
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,9 @@ def _metrics_rows(name: str, metrics: Metrics | None) -> list[str]:
     return [f"| {name} | {metrics.accuracy:.4f} | {per_class} |"]
 
 
-def render_markdown(report: RunReport, challenger: Metrics, champion: Metrics | None) -> str:
+def render_markdown(
+    report: RunReport, challenger: Metrics, champion: Metrics | None, paired: PairedComparison | None = None
+) -> str:
     """The champion-vs-challenger table as markdown."""
     champion_name = f"champion v{report.champion_version}" if report.champion_version else "champion (none)"
     lines = [
@@ -59,6 +62,10 @@ def render_markdown(report: RunReport, challenger: Metrics, champion: Metrics | 
         *_metrics_rows(f"challenger v{report.challenger_version}", challenger),
         f"| majority-class baseline | {report.baseline_accuracy:.4f} | |",
         "",
+        *([f"Accuracy difference {paired.difference:+.4f}, paired bootstrap 95% interval "
+           f"[{paired.ci_low:+.4f}, {paired.ci_high:+.4f}]; exact McNemar p = {paired.p_value:.4f} "
+           f"({paired.challenger_only_correct} rows only the challenger got right, "
+           f"{paired.champion_only_correct} only the champion).", ""] if paired else []),
         "Confusion matrix of the challenger (rows: true, columns: predicted, in label order): "
         f"`{challenger.confusion}`",
     ]
@@ -66,9 +73,11 @@ def render_markdown(report: RunReport, challenger: Metrics, champion: Metrics | 
 
 
 @task(name="publish report", cache_policy=NO_CACHE)
-def publish_report(report: RunReport, challenger: Metrics, champion: Metrics | None) -> str:
+def publish_report(
+    report: RunReport, challenger: Metrics, champion: Metrics | None, paired: PairedComparison | None = None
+) -> str:
     """Attach the champion-vs-challenger report to the flow run as a markdown artifact."""
-    markdown = render_markdown(report, challenger, champion)
+    markdown = render_markdown(report, challenger, champion, paired)
     create_markdown_artifact(markdown, key="champion-vs-challenger",
                              description="Champion vs challenger on the held-out set")
     return markdown

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from models.classifier import Classifier, build_classifier, load_classifier
+from models.artifacts import open_version
+from models.classifier import Classifier, build_classifier
 from models.encoding import choose_sequence_length, token_lengths
 from models.registry import ModelVersion
 from models.training import EpochReport, TrainingConfig, TrainingResult, fine_tune
@@ -33,7 +34,7 @@ def starting_point(settings: Settings, champion: ModelVersion | None, batch: Lab
                 f"RETRAIN_LABELS {settings.labels} differ from the champion's {list(champion.labels)}"
                 f" (version {champion.version}); a new label set needs a new database or a rollback"
             )
-        return load_classifier(champion.artifact_uri, champion.artifact_sha256)
+        return open_version(champion.artifact_uri, champion.artifact_sha256, settings.cache_dir)
     classifier = build_classifier(settings.base_model, tuple(settings.labels),
                                   sequence_length=settings.max_sequence_length, seed=settings.seed)
     # The length is chosen once, from the first data, and kept by every descendant.
