@@ -37,7 +37,7 @@ INPUT_SIGNATURE = {
 }
 
 
-class ArtifactIntegrityError(RuntimeError):
+class ArtifactIntegrityError(ValueError):
     """A model folder's content does not match the sha256 recorded for it."""
 
 

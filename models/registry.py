@@ -252,3 +252,29 @@ def promotion_history(engine: sa.Engine) -> list[Promotion]:
         rows = conn.execute(sa.select(promotions_table).order_by(promotions_table.c.id)).mappings()
         return [Promotion(r["alias"], r["from_version"], int(r["to_version"]), r["at"], r["actor"],
                           r["reason"]) for r in rows]
+
+
+def previous_champion(engine: sa.Engine) -> int | None:
+    """The version the champion pointed at before its latest switch."""
+    current = champion_version(engine)
+    for promotion in reversed(promotion_history(engine)):
+        if promotion.to_version == current:
+            return promotion.from_version
+    return None
+
+
+def rollback(engine: sa.Engine, actor: str, reason: str, to_version: int | None = None) -> Promotion:
+    """Point the champion back at ``to_version`` (default: the champion before the latest switch).
+
+    A rollback is a promotion like any other: compare-and-swap, recorded with who and why.
+    The next run pulls from the restored champion's watermark and fine-tunes from it.
+    """
+    current = champion_version(engine)
+    if current is None:
+        raise LookupError("there is no champion to roll back")
+    target = previous_champion(engine) if to_version is None else to_version
+    if target is None:
+        raise LookupError(f"champion version {current} has no predecessor; name a version to roll back to")
+    if target == current:
+        raise ValueError(f"version {target} is already the champion")
+    return switch_champion(engine, target, expected=current, actor=actor, reason=f"rollback: {reason}")

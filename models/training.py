@@ -9,9 +9,12 @@ throughput on a 2-core CPU.
 
 from __future__ import annotations
 
+import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -53,6 +56,7 @@ class TrainingResult:
     best_epoch: int
     epochs: list[EpochReport] = field(default_factory=list)
     seconds: float = 0.0
+    resumed_from_epoch: int = 0
 
     @property
     def examples_per_second(self) -> float:
@@ -60,6 +64,38 @@ class TrainingResult:
 
 
 EpochCallback = Callable[[EpochReport], None]
+
+
+def _latest_checkpoint(folder: Path | None) -> Path | None:
+    if folder is None or not folder.is_dir():
+        return None
+    complete = [p for p in folder.glob("epoch-*") if p.is_dir() and not p.name.endswith(".tmp")]
+    return max(complete, key=lambda p: int(p.name.split("-")[1]), default=None)
+
+
+def _assign(variables: Sequence, path: Path) -> None:
+    with np.load(path) as stored:
+        if len(stored.files) != len(variables):
+            raise ValueError(f"checkpoint {path} holds {len(stored.files)} arrays, the model {len(variables)}")
+        for i, variable in enumerate(variables):
+            variable.assign(stored[f"v{i}"])
+
+
+def _save_checkpoint(folder: Path, epoch: int, model, optimizer, best_weights, state: dict) -> None:
+    # Written under a temporary name and renamed: a kill -9 mid-write leaves no checkpoint
+    # that looks complete.
+    partial = folder / f"epoch-{epoch}.tmp"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    np.savez(partial / "weights.npz", **{f"v{i}": v.numpy() for i, v in enumerate(model.weights)})
+    np.savez(partial / "optimizer.npz", **{f"v{i}": v.numpy() for i, v in enumerate(optimizer.variables)})
+    if best_weights is not None and not state["best_is_current"]:
+        np.savez(partial / "best.npz", **{f"v{i}": w for i, w in enumerate(best_weights)})
+    (partial / "state.json").write_text(json.dumps(state))
+    partial.rename(folder / f"epoch-{epoch}")
+    for older in folder.glob("epoch-*"):
+        if older.name != f"epoch-{epoch}":
+            shutil.rmtree(older, ignore_errors=True)
 
 
 def _early_stopping_split(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -75,8 +111,15 @@ def fine_tune(
     labels: Sequence[str],
     config: TrainingConfig,
     on_epoch: EpochCallback | None = None,
+    checkpoint_dir: Path | None = None,
 ) -> TrainingResult:
-    """Train ``classifier`` in place on labeled texts; labels are names from its label set."""
+    """Train ``classifier`` in place on labeled texts; labels are names from its label set.
+
+    With a ``checkpoint_dir``, the weights, optimizer state and progress are saved after
+    every epoch, and a call that finds a checkpoint there resumes after its epoch instead
+    of starting over. The caller names the folder after everything that defines the run
+    (starting model, rows, settings), so a checkpoint is only ever resumed by the same run.
+    """
     unknown = sorted(set(labels) - set(classifier.labels))
     if unknown:
         raise ValueError(f"labels {unknown} are not in the classifier's label set {list(classifier.labels)}")
@@ -109,9 +152,26 @@ def fine_tune(
     def loss_step(inputs, targets):
         return loss_fn(targets, model(inputs, training=False)) * tf.cast(tf.shape(targets)[0], tf.float32)
 
+    optimizer.build(variables)
     reports: list[EpochReport] = []
     best_loss, best_epoch, best_weights = np.inf, 0, None
-    for epoch in range(1, config.epochs + 1):
+    resumed = _latest_checkpoint(checkpoint_dir)
+    if resumed is not None:
+        state = json.loads((resumed / "state.json").read_text())
+        _assign(model.weights, resumed / "weights.npz")
+        _assign(optimizer.variables, resumed / "optimizer.npz")
+        reports = [EpochReport(**r) for r in state["reports"]]
+        best_loss = state["best_loss"] if state["best_loss"] is not None else np.inf
+        best_epoch = state["best_epoch"]
+        if (resumed / "best.npz").exists():
+            with np.load(resumed / "best.npz") as stored:
+                best_weights = [stored[f"v{i}"] for i in range(len(stored.files))]
+        elif state["best_is_current"]:
+            best_weights = [v.numpy() for v in model.weights]
+    stopped = resumed is not None and json.loads((resumed / "state.json").read_text())["stopped"]
+    for epoch in range(len(reports) + 1, config.epochs + 1):
+        if stopped:
+            break
         epoch_started = time.perf_counter()
         losses = [
             float(train_step(inputs, train_set[1][index]))
@@ -125,16 +185,21 @@ def fine_tune(
         report = EpochReport(epoch, config.epochs, float(np.mean(losses)), stop_loss,
                              time.perf_counter() - epoch_started)
         reports.append(report)
-        if on_epoch is not None:
-            on_epoch(report)
         if stop_loss is None:
             best_epoch = epoch
-            continue
-        if stop_loss < best_loss:
+        elif stop_loss < best_loss:
             best_loss, best_epoch = stop_loss, epoch
             best_weights = [v.numpy() for v in model.weights]
-        elif epoch - best_epoch >= 1:  # patience of one epoch
-            break
+        else:
+            stopped = epoch - best_epoch >= 1  # patience of one epoch
+        if checkpoint_dir is not None:
+            _save_checkpoint(checkpoint_dir, epoch, model, optimizer, best_weights, {
+                "reports": [asdict(r) for r in reports], "best_epoch": best_epoch,
+                "best_loss": None if np.isinf(best_loss) else best_loss,
+                "best_is_current": best_epoch == epoch, "stopped": stopped,
+            })
+        if on_epoch is not None:
+            on_epoch(report)
     if best_weights is not None and best_epoch != len(reports):
         for variable, value in zip(model.weights, best_weights, strict=True):
             variable.assign(value)
@@ -145,4 +210,5 @@ def fine_tune(
         best_epoch=best_epoch,
         epochs=reports,
         seconds=time.perf_counter() - started,
+        resumed_from_epoch=int(resumed.name.split("-")[1]) if resumed is not None else 0,
     )

@@ -126,10 +126,28 @@ def cmd_history(args: argparse.Namespace) -> int:
         print(f"{v.version:>3}{mark} {v.parent_version or '-':>6} {v.created_at:%Y-%m-%d %H:%M} "
               f"{v.new_rows:>5} {v.train_rows:>5} {v.test_rows:>5} {v.accuracy:>8.4f} "
               f"{v.decision:<9} {v.triggered_by:<8} {v.reason}")
+        if args.verbose:
+            after = f"{v.window_after.labeled_at} #{v.window_after.id}" if v.window_after else "the beginning"
+            print(f"       base {v.base_model}; rows after {after} up to {v.window_end.labeled_at} "
+                  f"#{v.window_end.id}; test-set hash {v.test_set_hash[:16]}; sha256 {v.artifact_sha256[:16]}; "
+                  f"artifact {v.artifact_uri}")
     promotions = registry.promotion_history(engine)
     print(f"\npromotions ({len(promotions)}), * marks the champion:")
     for p in promotions:
         print(f"  {p.at:%Y-%m-%d %H:%M:%S} {p.from_version or '-'} -> {p.to_version} by {p.actor}: {p.reason}")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    import getpass
+
+    from models import registry
+
+    engine = _engine(_settings())
+    actor = args.by or f"{getpass.getuser()} (cli)"
+    promotion = registry.rollback(engine, actor=actor, reason=args.reason, to_version=args.version)
+    print(f"champion rolled back from version {promotion.from_version} to {promotion.to_version} "
+          f"by {promotion.actor}: {promotion.reason}")
     return 0
 
 
@@ -198,7 +216,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="validate, train and evaluate; never promote")
 
     commands.add_parser("status", help="show the champion, its accuracy and the rows waiting")
-    commands.add_parser("history", help="list every model version and every promotion")
+    history = commands.add_parser("history", help="list every model version and every promotion")
+    history.add_argument("-v", "--verbose", action="store_true",
+                         help="also show base model, data window, test-set hash and artifact per version")
+
+    rollback = commands.add_parser("rollback", help="point the champion back at an earlier version",
+                                   description="Switch the champion to VERSION (default: the champion before "
+                                               "the latest switch). Recorded in the promotion history; the "
+                                               "next run pulls from that version's watermark and fine-tunes it.")
+    rollback.add_argument("version", type=int, nargs="?", metavar="VERSION")
+    rollback.add_argument("--reason", default="manual rollback", help="why, kept in the promotion history")
+    rollback.add_argument("--by", help="who (default: the current user)")
 
     predict = commands.add_parser("predict", help="classify texts with the champion")
     predict.add_argument("texts", nargs="+", metavar="TEXT")
@@ -221,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 HANDLERS = {
     "init": cmd_init, "import": cmd_import, "run": cmd_run, "status": cmd_status,
-    "history": cmd_history, "predict": cmd_predict, "demo": cmd_demo,
+    "history": cmd_history, "rollback": cmd_rollback, "predict": cmd_predict, "demo": cmd_demo,
 }
 
 
@@ -229,12 +257,14 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``retrain`` command."""
     from pydantic import ValidationError
 
+    from models.registry import PromotionConflict
+
     args = build_parser().parse_args(argv)
     try:
         return HANDLERS[args.command](args)
     except ValidationError as error:
         print(f"retrain: bad setting: {error}", file=sys.stderr)
-    except (LookupError, FileNotFoundError, FileExistsError, ValueError) as error:
+    except (LookupError, FileNotFoundError, FileExistsError, ValueError, PromotionConflict) as error:
         print(f"retrain: {error}", file=sys.stderr)
     return 1
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shutil
 from dataclasses import dataclass
 
 from prefect import get_run_logger, task
@@ -81,10 +82,14 @@ def register_challenger(
                  "gate": policy_for(settings).__dict__,
                  "training": {"epochs_run": challenger.training.epochs_run,
                               "best_epoch": challenger.training.best_epoch,
+                              "resumed_from_epoch": challenger.training.resumed_from_epoch,
                               "seconds": round(challenger.training.seconds, 1)}},
         decision=outcome, reason=decision.reason, triggered_by=triggered_by,
         parent_version=challenger.parent_version,
     ))
+    if challenger.checkpoint_dir is not None:
+        # Registered: a rerun must train anew on its own rows, never resume this job.
+        shutil.rmtree(challenger.checkpoint_dir, ignore_errors=True)
     get_run_logger().info("registered version %d (%s)", version.version, outcome)
     return version
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -24,6 +27,18 @@ class Challenger:
     training: TrainingResult
     parent_version: int | None
     base_model: str
+    checkpoint_dir: Path | None = None
+
+
+def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Path:
+    """The checkpoint folder of this exact fine-tuning job: same start, same rows, same knobs."""
+    identity = json.dumps({
+        "start": champion.artifact_sha256 if champion else settings.base_model,
+        "after": str(batch.after), "end": str(batch.end), "rows": len(batch.frame),
+        "config": asdict(training_config(settings)), "labels": settings.labels,
+        "max_sequence_length": settings.max_sequence_length,
+    }, sort_keys=True)
+    return settings.cache_dir / "checkpoints" / hashlib.sha256(identity.encode()).hexdigest()[:20]
 
 
 def starting_point(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Classifier:
@@ -66,10 +81,14 @@ def fine_tune_challenger(
     logger.info("fine-tuning %s on %d rows, sequence length %d",
                 f"champion v{champion.version}" if champion else settings.base_model, len(rows),
                 classifier.sequence_length)
+    checkpoints = checkpoint_dir_for(settings, champion, batch)
     result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(),
-                       training_config(settings), on_epoch=log_epoch)
+                       training_config(settings), on_epoch=log_epoch, checkpoint_dir=checkpoints)
+    if result.resumed_from_epoch:
+        logger.info("resumed from the checkpoint of epoch %d instead of starting over", result.resumed_from_epoch)
     logger.info("fine-tuned in %.0f s (%.1f examples/s), best epoch %d", result.seconds,
                 result.examples_per_second, result.best_epoch)
     return Challenger(classifier=classifier, training=result,
                       parent_version=champion.version if champion else None,
-                      base_model=champion.base_model if champion else settings.base_model)
+                      base_model=champion.base_model if champion else settings.base_model,
+                      checkpoint_dir=checkpoints)

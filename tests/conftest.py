@@ -113,3 +113,20 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def flow_settings(tiny_base_model: str, monkeypatch: pytest.MonkeyPatch):
+    """Settings for fast flow runs on the tiny BERT (learnable in a few seconds), with the schema created."""
+    from retrain.settings import Settings
+    from retrain.store import connect, create_schema
+
+    for name, value in {
+        "RETRAIN_BASE_MODEL": tiny_base_model, "RETRAIN_LEARNING_RATE": "1e-3", "RETRAIN_EPOCHS": "8",
+        "RETRAIN_EARLY_STOPPING_FRACTION": "0", "RETRAIN_MIN_NEW_ROWS": "20", "RETRAIN_BATCH_SIZE": "16",
+        "RETRAIN_MAX_SEQUENCE_LENGTH": "32",
+    }.items():
+        monkeypatch.setenv(name, value)
+    settings = Settings()
+    create_schema(connect(settings), settings)
+    return settings

@@ -19,3 +19,10 @@ def sentiment_rows(count: int, seed: int = 0, prefix: str = "") -> list[tuple[st
         filler = rng.sample(FILLER, 4)
         rows.append((f"{prefix}{' '.join(filler[:2])} {word} {' '.join(filler[2:])} #{seed}-{i}", label))
     return rows
+
+
+def add_rows(settings, rows: list[tuple[str, str]]) -> list[int]:
+    """Insert (text, label) rows into the settings' table; returns their ids."""
+    from retrain.store import NewExample, connect, insert_examples
+
+    return insert_examples(connect(settings), settings, [NewExample(text, label) for text, label in rows])

@@ -78,3 +78,25 @@ def test_unknown_training_label_is_refused(trained):
 def test_sequence_length_beyond_the_base_model_is_refused(tiny_base_model):
     with pytest.raises(ValueError, match="exceeds"):
         build_classifier(tiny_base_model, LABELS, sequence_length=256)
+
+
+def test_interrupted_fine_tuning_resumes_from_its_last_checkpoint(tmp_path, tiny_base_model):
+    rows = sentiment_rows(120, seed=3)
+    texts, labels = [t for t, _ in rows], [label for _, label in rows]
+    config = TrainingConfig(epochs=4, batch_size=16, learning_rate=1e-3, seed=3, early_stopping_fraction=0.0)
+
+    def crash_after_second_epoch(report):
+        if report.epoch == 2:
+            raise KeyboardInterrupt("simulated crash after epoch 2's checkpoint")
+
+    first = build_classifier(tiny_base_model, LABELS, sequence_length=32, seed=3)
+    with pytest.raises(KeyboardInterrupt):
+        fine_tune(first, texts, labels, config, on_epoch=crash_after_second_epoch, checkpoint_dir=tmp_path / "ckpt")
+    assert [p.name for p in (tmp_path / "ckpt").iterdir()] == ["epoch-2"]
+
+    trained_epochs = []
+    second = build_classifier(tiny_base_model, LABELS, sequence_length=32, seed=3)
+    result = fine_tune(second, texts, labels, config, on_epoch=lambda r: trained_epochs.append(r.epoch),
+                       checkpoint_dir=tmp_path / "ckpt")
+    assert result.resumed_from_epoch == 2 and trained_epochs == [3, 4] and result.epochs_run == 4
+    assert [r.epoch for r in result.epochs] == [1, 2, 3, 4]

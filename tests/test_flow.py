@@ -7,28 +7,16 @@ import pytest
 from flows.retrain import retrain
 from models import registry
 from retrain.settings import Settings
-from retrain.store import NewExample, connect, count_rows_after, create_schema, insert_examples
-from tests.helpers import sentiment_rows
+from retrain.store import connect, count_rows_after, create_schema
+from tests.helpers import add_rows, sentiment_rows
 from validation import DataCheckFailed
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
 
 
 @pytest.fixture
-def settings(tiny_base_model, monkeypatch) -> Settings:
-    for name, value in {
-        "RETRAIN_BASE_MODEL": tiny_base_model, "RETRAIN_LEARNING_RATE": "1e-3", "RETRAIN_EPOCHS": "8",
-        "RETRAIN_EARLY_STOPPING_FRACTION": "0", "RETRAIN_MIN_NEW_ROWS": "20", "RETRAIN_BATCH_SIZE": "16",
-        "RETRAIN_MAX_SEQUENCE_LENGTH": "32",
-    }.items():
-        monkeypatch.setenv(name, value)
-    settings = Settings()
-    create_schema(connect(settings), settings)
-    return settings
-
-
-def _add(settings: Settings, rows: list[tuple[str, str]]) -> list[int]:
-    return insert_examples(connect(settings), settings, [NewExample(text, label) for text, label in rows])
+def settings(flow_settings) -> Settings:
+    return flow_settings
 
 
 def _all_ids(settings: Settings) -> int:
@@ -37,7 +25,7 @@ def _all_ids(settings: Settings) -> int:
 
 @pytest.fixture
 def with_champion(settings) -> registry.ModelVersion:
-    _add(settings, sentiment_rows(240, seed=1))
+    add_rows(settings, sentiment_rows(240, seed=1))
     report = retrain(triggered_by="test")
     assert report.promoted, report.reason
     return registry.champion(connect(settings))
@@ -49,7 +37,7 @@ def test_first_run_trains_and_promotes_the_first_champion(database, request, tin
         monkeypatch.setenv("RETRAIN_DATABASE_URL", request.getfixturevalue("postgres_url"))
         settings = Settings()
         create_schema(connect(settings), settings)
-    ids = _add(settings, sentiment_rows(240, seed=1))
+    ids = add_rows(settings, sentiment_rows(240, seed=1))
     report = retrain(triggered_by="test")
 
     engine = connect(settings)
@@ -65,7 +53,7 @@ def test_first_run_trains_and_promotes_the_first_champion(database, request, tin
 
 
 def test_better_challenger_replaces_the_champion_and_the_watermark_moves(settings, with_champion):
-    new_ids = _add(settings, sentiment_rows(60, seed=2))
+    new_ids = add_rows(settings, sentiment_rows(60, seed=2))
     report = retrain(triggered_by="test", min_improvement=0.0)
     engine = connect(settings)
     version = registry.get_version(engine, report.challenger_version)
@@ -80,7 +68,7 @@ def test_better_challenger_replaces_the_champion_and_the_watermark_moves(setting
 
 
 def test_rejected_challenger_leaves_champion_and_watermark_so_rows_come_back(settings, with_champion):
-    _add(settings, sentiment_rows(40, seed=3))
+    add_rows(settings, sentiment_rows(40, seed=3))
     report = retrain(triggered_by="test", min_improvement=1.0)  # nothing can add a full point of accuracy
     engine = connect(settings)
     assert not report.promoted and report.decision == "kept champion"
@@ -88,7 +76,7 @@ def test_rejected_challenger_leaves_champion_and_watermark_so_rows_come_back(set
     assert registry.champion(engine).version == with_champion.version
     assert registry.get_version(engine, report.challenger_version).decision == registry.REJECTED
 
-    _add(settings, sentiment_rows(30, seed=4))
+    add_rows(settings, sentiment_rows(30, seed=4))
     again = retrain(triggered_by="test", min_improvement=1.0)
     assert again.rows_pulled == 70  # the 40 seen only by the rejected challenger, plus 30 new
 
@@ -97,7 +85,7 @@ def test_bad_batch_stops_the_run_with_champion_rows_and_history_untouched(settin
     engine = connect(settings)
     rows_before, versions_before = _all_ids(settings), len(registry.list_versions(engine))
     good = sentiment_rows(30, seed=5)
-    _add(settings, good + [("is this even a sentiment", "neutral"), ("   ", "positive")])
+    add_rows(settings, good + [("is this even a sentiment", "neutral"), ("   ", "positive")])
 
     with pytest.raises(DataCheckFailed) as failed:
         retrain(triggered_by="test")
@@ -112,7 +100,7 @@ def test_bad_batch_stops_the_run_with_champion_rows_and_history_untouched(settin
 
 
 def test_dry_run_evaluates_but_never_promotes(settings, with_champion):
-    _add(settings, sentiment_rows(40, seed=6))
+    add_rows(settings, sentiment_rows(40, seed=6))
     report = retrain(triggered_by="test", dry_run=True, min_improvement=0.0)
     engine = connect(settings)
     assert not report.promoted and report.decision == "dry run"

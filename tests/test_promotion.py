@@ -55,7 +55,8 @@ def _simulated_pair(rng, rows: int, champion_accuracy: float, challenger_accurac
 
     def predictions(accuracy):
         right = rng.random(rows) < accuracy
-        return [t if ok else ("positive" if t == "negative" else "negative") for t, ok in zip(truth, right, strict=True)]
+        flipped = {"negative": "positive", "positive": "negative"}
+        return [t if ok else flipped[t] for t, ok in zip(truth, right, strict=True)]
 
     return truth, predictions(champion_accuracy), predictions(challenger_accuracy)
 
