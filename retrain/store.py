@@ -199,19 +199,22 @@ def _position(table: sa.Table, settings: Settings) -> sa.Tuple:
     return sa.tuple_(table.c[settings.labeled_at_column], table.c[settings.id_column])
 
 
-def pull_new_rows(
-    engine: sa.Engine, settings: Settings, after: Watermark | None, limit: int | None = None
-) -> LabeledBatch:
-    """Rows labeled after the watermark, oldest first (all rows when ``after`` is None)."""
-    table = _require_columns(engine, settings)
-    position = _position(table, settings)
+def pull_query(table: sa.Table, settings: Settings, after: Watermark | None, limit: int | None = None) -> sa.Select:
+    """The incremental pull: a seek on the (labeled_at, id) index past the watermark."""
     query = sa.select(*_selected(table, settings)).order_by(
         table.c[settings.labeled_at_column], table.c[settings.id_column]
     )
     if after is not None:
+        position = _position(table, settings)
         query = query.where(position > sa.tuple_(sa.literal(after.labeled_at), sa.literal(after.id)))
-    if limit is not None:
-        query = query.limit(limit)
+    return query if limit is None else query.limit(limit)
+
+
+def pull_new_rows(
+    engine: sa.Engine, settings: Settings, after: Watermark | None, limit: int | None = None
+) -> LabeledBatch:
+    """Rows labeled after the watermark, oldest first (all rows when ``after`` is None)."""
+    query = pull_query(_require_columns(engine, settings), settings, after, limit)
     with engine.connect() as conn:
         frame = _as_frame(conn.execute(query).all(), settings)
     end = None

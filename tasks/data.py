@@ -14,7 +14,8 @@ from retrain.settings import Settings
 def read_champion(settings: Settings) -> registry.ModelVersion | None:
     """The current champion (None before the first promotion)."""
     engine = store.connect(settings)
-    store.create_schema(engine, settings)
+    # Only the registry's own tables: a missing labeled-data table is an error to report
+    # (a mistyped RETRAIN_TABLE must not silently become a new, empty table).
     registry.create_registry_schema(engine)
     current = registry.champion(engine)
     logger = get_run_logger()
