@@ -32,7 +32,7 @@ def test_fine_tuned_minilm_beats_its_untrained_head_on_held_out_tweets(monkeypat
     champion = registry.champion(engine)
     held_out = held_out_set(engine, settings, champion.watermark)
     untrained = build_classifier("minilm", tuple(settings.labels), sequence_length=champion.sequence_length)
-    untrained_accuracy = score(untrained, held_out).accuracy
+    untrained_accuracy = score(untrained, held_out).metrics.accuracy
     assert held_out.size == report.held_out_rows >= 80
     assert report.promoted, report.reason
     assert report.challenger_accuracy > report.baseline_accuracy
