@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger
 
 from models.evaluation import majority_baseline
 from retrain.settings import Settings
-from tasks.checks import validate_new_rows
+from tasks.checks import add_released_rows, record_released_rows, validate_new_rows
 from tasks.data import load_held_out_set, pull_new_rows, read_champion
 from tasks.evaluation import score_challenger, score_champion
 from tasks.promotion import Scores, decide_promotion, promote_challenger, register_challenger
@@ -42,7 +42,9 @@ def retrain(
 
     champion = read_champion(settings)
     batch = pull_new_rows(settings, champion.watermark if champion else None)
-    checks = validate_new_rows(settings, batch)
+    batch = add_released_rows(settings, champion, batch)
+    checked = validate_new_rows(settings, batch)  # quarantines rows that fail row checks
+    batch, checks = checked.batch, checked.report
     if batch.end is None:  # only reachable with min_new_rows=0
         raise ValueError(f"no rows labeled after {batch.after}: nothing to train on")
     held_out = load_held_out_set(settings, batch.end)
@@ -59,6 +61,8 @@ def retrain(
     decision = decide_promotion(settings, scores)
     version = register_challenger(settings, challenger, batch, held_out, scores, decision,
                                   dry_run, triggered_by)
+    if batch.released_ids:
+        record_released_rows(settings, batch, version)
     promoted = False
     if decision.promote and dry_run:
         logger.info("dry run: version %d would be promoted, champion left as is", version.version)
@@ -68,7 +72,7 @@ def retrain(
         promoted = promotion is not None
 
     report = RunReport(
-        rows_pulled=len(batch.frame), rows_trained=len(batch.training_rows),
+        rows_pulled=checks.row_count, rows_trained=len(batch.training_rows),  # pulled: quarantined rows too
         checks_passed=len(checks.checks) - len(checks.failed), checks_total=len(checks.checks),
         held_out_rows=held_out.size, held_out_hash=held_out.content_hash,
         champion_version=champion.version if champion else None,

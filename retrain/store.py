@@ -53,11 +53,14 @@ class NewExample:
 
 @dataclass(frozen=True)
 class LabeledBatch:
-    """Rows labeled after a watermark: columns id, text, label, labeled_at, split."""
+    """Rows labeled after a watermark: columns id, text, label, labeled_at, split (and confidence when mapped)."""
 
     frame: pd.DataFrame
     after: Watermark | None
     end: Watermark | None  # the last row pulled; None when nothing new
+    # Rows a person released from quarantine that lie behind the watermark and were added to the
+    # pull (see validation.quarantine): they come back until a champion has trained on them.
+    released_ids: tuple[int, ...] = ()
 
     @property
     def training_rows(self) -> pd.DataFrame:
@@ -130,8 +133,57 @@ def examples_table(settings: Settings, metadata: sa.MetaData | None = None) -> s
 
 
 def create_schema(engine: sa.Engine, settings: Settings) -> None:
-    """Create the labeled-examples table and its watermark index if they do not exist."""
+    """Create the labeled-examples table and its watermark index, and the quarantine tables, if they do not exist."""
     examples_table(settings).metadata.create_all(engine, checkfirst=True)
+    create_quarantine_schema(engine)
+
+
+# --- quarantine ---------------------------------------------------------------------------------
+# Rows that failed a row-level data check are quarantined in a table of our own, never by touching
+# the labeled rows: a team's mapped table keeps its schema, and nothing labeled is ever deleted.
+# One entry per (row, check); an entry is active until a person releases it. The operations live
+# in validation.quarantine; the pull and the held-out set only need to leave active entries out.
+_quarantine_metadata = sa.MetaData()
+_big_id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+
+quarantine_table = sa.Table(
+    "retrain_quarantine", _quarantine_metadata,
+    sa.Column("id", _big_id, primary_key=True, autoincrement=True),
+    sa.Column("source_table", sa.String(200), nullable=False),  # settings.table: one database, many tables
+    sa.Column("row_id", sa.BigInteger, nullable=False),
+    sa.Column("check_name", sa.String(100), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("quarantined_at", sa.DateTime, nullable=False),
+    sa.Column("flow_run", sa.String(200), nullable=True),
+    sa.Column("released_at", sa.DateTime, nullable=True),
+    sa.Column("released_by", sa.String(200), nullable=True),
+    sa.Index("ix_retrain_quarantine_row", "source_table", "row_id"),
+)
+
+# Which model versions trained on a released row: it stays in the pull until one of them is the
+# champion or an ancestor of it (a rollback past that version brings the row back).
+released_training_table = sa.Table(
+    "retrain_released_training", _quarantine_metadata,
+    sa.Column("source_table", sa.String(200), primary_key=True),
+    sa.Column("row_id", sa.BigInteger, primary_key=True),
+    sa.Column("version", _big_id, primary_key=True),
+    sa.Column("recorded_at", sa.DateTime, nullable=False),
+)
+
+
+def create_quarantine_schema(engine: sa.Engine) -> None:
+    """Create the quarantine tables if they do not exist (never the labeled-examples table)."""
+    _quarantine_metadata.create_all(engine, checkfirst=True)
+
+
+def quarantined_ids(engine: sa.Engine, settings: Settings) -> set[int]:
+    """Ids of the rows with an active (unreleased) quarantine entry; none before the table exists."""
+    if not sa.inspect(engine).has_table(quarantine_table.name):
+        return set()
+    q = quarantine_table
+    query = sa.select(q.c.row_id).where(q.c.source_table == settings.table, q.c.released_at.is_(None)).distinct()
+    with engine.connect() as conn:
+        return {int(row_id) for row_id in conn.execute(query).scalars()}
 
 
 def _require_columns(engine: sa.Engine, settings: Settings) -> sa.Table:
@@ -177,21 +229,28 @@ def insert_examples(engine: sa.Engine, settings: Settings, rows: Iterable[NewExa
 
 def _as_frame(rows: Sequence[sa.Row], settings: Settings) -> pd.DataFrame:
     frame = pd.DataFrame(
-        [tuple(row) for row in rows], columns=["id", "text", "label", "labeled_at", "explicit_split"]
+        [tuple(row) for row in rows],
+        columns=["id", "text", "label", "labeled_at", "explicit_split", "confidence"],
     )
     frame["id"] = frame["id"].astype("int64")
     frame["split"] = [
         explicit if explicit in (TRAIN, TEST) else split_of(row_id, settings.test_fraction)
         for row_id, explicit in zip(frame["id"], frame["explicit_split"], strict=True)
     ]
+    if not settings.confidence_column:
+        return frame.drop(columns=["explicit_split", "confidence"])
+    if pd.api.types.infer_dtype(frame["confidence"], skipna=True) in ("floating", "integer", "empty"):
+        # NULLs and numbers as float64 with NaN; anything else stays as stored for the type check to name.
+        frame["confidence"] = frame["confidence"].astype("float64")
     return frame.drop(columns="explicit_split")
 
 
 def _selected(table: sa.Table, settings: Settings) -> list[sa.ColumnElement]:
     split = table.c[settings.split_column] if settings.split_column else sa.null()
+    confidence = table.c[settings.confidence_column] if settings.confidence_column else sa.null()
     return [
         table.c[settings.id_column], table.c[settings.text_column], table.c[settings.label_column],
-        table.c[settings.labeled_at_column], split,
+        table.c[settings.labeled_at_column], split, confidence,
     ]
 
 
@@ -221,6 +280,11 @@ def pull_new_rows(
     if len(frame):
         last = frame.iloc[-1]
         end = Watermark(pd.Timestamp(last["labeled_at"]).to_pydatetime(), int(last["id"]))
+    # Quarantined rows stay out, but the end (the next watermark) still passes them: a released
+    # row comes back through validation.quarantine.with_released_rows, not through the watermark.
+    held = quarantined_ids(engine, settings)
+    if held:
+        frame = frame[~frame["id"].isin(held)].reset_index(drop=True)
     return LabeledBatch(frame=frame, after=after, end=end)
 
 
@@ -243,9 +307,11 @@ def held_out_set(engine: sa.Engine, settings: Settings, up_to: Watermark) -> Hel
     split = table.c[settings.split_column] if settings.split_column else sa.null()
     with engine.connect() as conn:
         candidates = conn.execute(sa.select(table.c[settings.id_column], split).where(within)).all()
+        held = quarantined_ids(engine, settings)  # quarantined rows are scored on no more than trained on
         test_ids = [
             int(row_id) for row_id, explicit in candidates
             if (explicit if explicit in (TRAIN, TEST) else split_of(row_id, settings.test_fraction)) == TEST
+            and int(row_id) not in held
         ]
         rows: list[sa.Row] = []
         for start in range(0, len(test_ids), _IN_CHUNK):
@@ -257,12 +323,53 @@ def held_out_set(engine: sa.Engine, settings: Settings, up_to: Watermark) -> Hel
     return HeldOutSet(frame=frame, content_hash=content_hash(frame))
 
 
+def rows_up_to(engine: sa.Engine, settings: Settings, up_to: Watermark) -> pd.DataFrame:
+    """Every row labeled up to ``up_to`` (the champion's data, both splits), without quarantined rows.
+
+    What a new batch is compared with for duplicates, held-out leakage and label drift.
+    """
+    table = _require_columns(engine, settings)
+    within = _position(table, settings) <= sa.tuple_(sa.literal(up_to.labeled_at), sa.literal(up_to.id))
+    with engine.connect() as conn:
+        frame = _as_frame(conn.execute(sa.select(*_selected(table, settings)).where(within)).all(), settings)
+    held = quarantined_ids(engine, settings)
+    return frame[~frame["id"].isin(held)].reset_index(drop=True) if held else frame
+
+
+def rows_by_id(engine: sa.Engine, settings: Settings, ids: Sequence[int]) -> pd.DataFrame:
+    """The rows with these ids, oldest first, in the pull's columns."""
+    table = _require_columns(engine, settings)
+    rows: list[sa.Row] = []
+    with engine.connect() as conn:
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = [int(i) for i in ids[start:start + _IN_CHUNK]]
+            rows += conn.execute(sa.select(*_selected(table, settings)).where(table.c[settings.id_column].in_(chunk)))
+    frame = _as_frame(rows, settings)
+    return frame.sort_values(["labeled_at", "id"], ignore_index=True)
+
+
 def content_hash(frame: pd.DataFrame) -> str:
     """A sha256 over (id, label, text) of a frame's rows, in id order."""
     digest = hashlib.sha256()
     for row_id, label, text in frame.sort_values("id")[["id", "label", "text"]].itertuples(index=False):
         digest.update(f"{int(row_id)}\x1f{label}\x1f{text}\x1e".encode())
     return digest.hexdigest()
+
+
+def existing_labels(engine: sa.Engine, settings: Settings, texts: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Which of ``texts`` are already stored: text -> label -> the id of the first stored row with it."""
+    table = _require_columns(engine, settings)
+    text_col, label_col, id_col = (table.c[settings.text_column], table.c[settings.label_column],
+                                   table.c[settings.id_column])
+    found: dict[str, dict[str, int]] = {}
+    unique = list(dict.fromkeys(texts))
+    with engine.connect() as conn:
+        for start in range(0, len(unique), _IN_CHUNK):
+            chunk = unique[start:start + _IN_CHUNK]
+            query = sa.select(text_col, label_col, id_col).where(text_col.in_(chunk)).order_by(id_col)
+            for text, label, row_id in conn.execute(query):
+                found.setdefault(text, {}).setdefault(label, int(row_id))
+    return found
 
 
 def existing_texts(engine: sa.Engine, settings: Settings, texts: Sequence[str]) -> dict[str, int]:

@@ -1,4 +1,5 @@
-"""Tests for validation.batch_checks: each data check fails on its own, and a good batch passes."""
+"""Tests for validation.batch_checks: each original check finds its rows on its own, a good batch
+passes, failing rows are quarantined within the bound and refuse the batch beyond it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pandas as pd
 import pytest
 
 from validation.batch_checks import (
+    CHECK_ORDER,
     BatchExpectations,
     CheckResult,
     DataCheckFailed,
@@ -21,16 +23,9 @@ from validation.batch_checks import (
 )
 
 LABELS = ("negative", "positive")
-ALL_CHECKS = {
-    "required_columns",
-    "text_not_null",
-    "text_not_blank",
-    "label_not_null",
-    "label_in_label_set",
-    "text_length",
-    "min_new_rows",
-    "no_duplicate_texts",
-}
+# Without stored rows (no champion yet) and without a confidence column these do not run.
+NOT_RUN_ON_A_FIRST_BATCH = {"duplicate_of_stored", "test_set_leakage", "label_drift", "low_confidence"}
+ALL_CHECKS = set(CHECK_ORDER) - NOT_RUN_ON_A_FIRST_BATCH
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -49,10 +44,12 @@ def expectations(**overrides: object) -> BatchExpectations:
     return BatchExpectations(labels=LABELS, **overrides)  # type: ignore[arg-type]
 
 
-def only_failure(report: ValidationReport) -> CheckResult:
-    """The single failed check, asserting that nothing else failed."""
-    assert len(report.failed) == 1, report.summary()
-    return report.failed[0]
+def only_finding(report: ValidationReport, status: str = "quarantined") -> CheckResult:
+    """The single check that found something, asserting that no other check did."""
+    found = [c for c in report.checks if c.status != "passed"]
+    assert len(found) == 1, report.summary()
+    assert found[0].status == status, report.summary()
+    return found[0]
 
 
 def check(report: ValidationReport, name: str) -> CheckResult:
@@ -68,71 +65,81 @@ def test_good_batch_passes_every_check(text_dtype: str | None) -> None:
     assert report.success, report.summary()
     assert report.row_count == 12
     assert {c.name for c in report.checks} == ALL_CHECKS
-    assert all(c.failed_rows == 0 and c.example_ids == () for c in report.checks)
-    assert report.failed == ()
+    assert {name for name, _ in report.skipped} == NOT_RUN_ON_A_FIRST_BATCH
+    assert all(c.failed_rows == 0 and c.example_ids == () and c.status == "passed" for c in report.checks)
+    assert report.failed == () and report.flagged == () and report.quarantined_ids == ()
     assert report.summary() == f"{len(ALL_CHECKS)} checks passed"
 
 
-def test_null_text_fails_text_not_null() -> None:
+def test_null_texts_are_quarantined_and_the_rest_proceeds() -> None:
     frame = make_batch()
     frame.loc[[2, 5], "text"] = None
 
-    failed = only_failure(validate_batch(frame, expectations()))
+    report = validate_batch(frame, expectations(max_quarantine_share=0.2))
+    found = only_finding(report)
 
-    assert failed.name == "text_not_null"
-    assert failed.expectation == "expect_column_values_to_not_be_null"
-    assert failed.failed_rows == 2
-    assert failed.example_ids == (103, 106)
-    assert failed.detail == "2 of 10 rows have a null text"
+    assert report.success
+    assert found.name == "text_not_null"
+    assert found.expectation == "expect_column_values_to_not_be_null"
+    assert found.failed_rows == 2
+    assert found.example_ids == (103, 106)
+    assert found.detail == "2 of 10 rows have a null text"
+    assert report.quarantined_ids == (103, 106)
+    assert [row.reasons for row in report.flagged] == [(("text_not_null", "text is null"),)] * 2
+    assert report.proceeding_rows == 8
 
 
-def test_blank_text_fails_text_not_blank() -> None:
+def test_blank_text_is_quarantined() -> None:
     frame = make_batch()
     frame.loc[[0, 7], "text"] = ["   ", "\t\n "]
 
-    failed = only_failure(validate_batch(frame, expectations()))
+    found = only_finding(validate_batch(frame, expectations(max_quarantine_share=0.2)))
 
-    assert failed.name == "text_not_blank"
-    assert failed.expectation == "expect_column_values_to_not_match_regex"
-    assert failed.failed_rows == 2
-    assert failed.example_ids == (101, 108)
+    assert found.name == "text_not_blank"
+    assert found.expectation == "expect_column_values_to_not_match_regex"
+    assert found.failed_rows == 2
+    assert found.example_ids == (101, 108)
 
 
-def test_unknown_label_fails_label_in_label_set() -> None:
+def test_unknown_labels_within_the_bound_are_quarantined() -> None:
     frame = make_batch(120)
     frame.loc[[3, 40, 99], "label"] = ["neutral", "Positive", "neutral"]
 
-    failed = only_failure(validate_batch(frame, expectations()))
+    report = validate_batch(frame, expectations())
+    found = only_finding(report)
 
-    assert failed.name == "label_in_label_set"
-    assert failed.expectation == "expect_column_values_to_be_in_set"
-    assert failed.failed_rows == 3
-    assert failed.example_ids == (104, 141, 200)
-    assert failed.detail == "3 of 120 rows have a label outside ['negative', 'positive']"
+    assert found.name == "label_in_label_set"
+    assert found.expectation == "expect_column_values_to_be_in_set"
+    assert found.failed_rows == 3
+    assert found.example_ids == (104, 141, 200)
+    assert found.detail == "3 of 120 rows have a label outside ['negative', 'positive']"
+    assert dict((row.row_id, row.reasons[0][1]) for row in report.flagged)[141] == (
+        "label 'Positive' is not one of ['negative', 'positive']")
+    assert check(report, "quarantine_share").detail == "3 of 120 rows quarantined (2.5%); at most 5% may be"
 
 
-def test_null_label_fails_label_not_null_only() -> None:
+def test_null_label_is_quarantined_by_label_not_null_only() -> None:
     frame = make_batch()
     frame.loc[4, "label"] = None
 
-    failed = only_failure(validate_batch(frame, expectations()))
+    found = only_finding(validate_batch(frame, expectations(max_quarantine_share=0.1)))
 
-    assert failed.name == "label_not_null"
-    assert failed.failed_rows == 1
-    assert failed.example_ids == (105,)
+    assert found.name == "label_not_null"
+    assert found.failed_rows == 1
+    assert found.example_ids == (105,)
 
 
-def test_too_long_text_fails_text_length() -> None:
+def test_too_long_text_is_quarantined_by_text_length() -> None:
     frame = make_batch()
     frame.loc[6, "text"] = "x" * 51
 
-    failed = only_failure(validate_batch(frame, expectations(max_text_chars=50)))
+    found = only_finding(validate_batch(frame, expectations(max_text_chars=50, max_quarantine_share=0.1)))
 
-    assert failed.name == "text_length"
-    assert failed.expectation == "expect_column_value_lengths_to_be_between"
-    assert failed.failed_rows == 1
-    assert failed.example_ids == (107,)
-    assert "[1, 50]" in failed.detail
+    assert found.name == "text_length"
+    assert found.expectation == "expect_column_value_lengths_to_be_between"
+    assert found.failed_rows == 1
+    assert found.example_ids == (107,)
+    assert "[1, 50]" in found.detail
 
 
 def test_text_at_the_length_bounds_passes() -> None:
@@ -141,134 +148,182 @@ def test_text_at_the_length_bounds_passes() -> None:
 
     report = validate_batch(frame, expectations(min_text_chars=3, max_text_chars=50))
 
-    assert check(report, "text_length").success, report.summary()
+    assert check(report, "text_length").status == "passed", report.summary()
 
 
-def test_too_short_text_fails_text_length() -> None:
+def test_too_short_text_is_quarantined_by_text_length() -> None:
     frame = make_batch()
     frame.loc[0, "text"] = "ok"
 
-    failed = only_failure(validate_batch(frame, expectations(min_text_chars=3)))
+    found = only_finding(validate_batch(frame, expectations(min_text_chars=3, max_quarantine_share=0.1)))
 
-    assert failed.name == "text_length"
-    assert failed.example_ids == (101,)
-
-
-def test_too_few_rows_fails_min_new_rows() -> None:
-    failed = only_failure(validate_batch(make_batch(4), expectations(min_new_rows=50)))
-
-    assert failed.name == "min_new_rows"
-    assert failed.expectation == "expect_table_row_count_to_be_between"
-    assert failed.failed_rows == 0
-    assert failed.example_ids == ()
-    assert failed.detail == "batch has 4 rows, fewer than min_new_rows=50"
+    assert found.name == "text_length"
+    assert found.example_ids == (101,)
 
 
-def test_duplicate_texts_count_every_row_involved() -> None:
+def test_too_few_rows_refuses_the_batch() -> None:
+    found = only_finding(validate_batch(make_batch(4), expectations(min_new_rows=50)), status="failed")
+
+    assert found.name == "min_new_rows"
+    assert found.expectation == "expect_table_row_count_to_be_between"
+    assert found.failed_rows == 0
+    assert found.example_ids == ()
+    assert found.detail == "batch has 4 rows, fewer than min_new_rows=50"
+
+
+def test_min_new_rows_counts_the_rows_left_after_quarantine() -> None:
     frame = make_batch(20)
-    frame.loc[[1, 8, 15], "text"] = "same text"
-    frame.loc[[4, 5], "text"] = "other repeat"
+    frame.loc[0, "text"] = None
 
-    failed = only_failure(validate_batch(frame, expectations()))
+    report = validate_batch(frame, expectations(min_new_rows=20, max_quarantine_share=0.1))
 
-    assert failed.name == "no_duplicate_texts"
-    assert failed.expectation == "expect_column_values_to_be_unique"
-    assert failed.failed_rows == 5
-    assert failed.example_ids == (102, 105, 106, 109, 116)
+    assert not report.success
+    assert check(report, "min_new_rows").detail == "batch has 19 rows after quarantine, fewer than min_new_rows=20"
+    assert report.quarantined_ids == ()  # refused: nothing is quarantined
 
 
-def test_example_ids_are_capped_at_five_plain_ints() -> None:
+def test_exact_duplicates_keep_the_first_copy() -> None:
+    frame = make_batch(20)
+    frame.loc[[1, 8, 15], ["text", "label"]] = ["same text", "positive"]
+    frame.loc[[4, 5], ["text", "label"]] = ["other repeat", "negative"]  # the same label: not a conflict
+
+    report = validate_batch(frame, expectations(max_quarantine_share=0.2))
+    found = only_finding(report)
+
+    assert found.name == "duplicate_text"
+    assert found.expectation == "expect_column_values_to_be_first_occurrences"
+    assert found.failed_rows == 3
+    assert found.example_ids == (106, 109, 116)
+    reasons = {row.row_id: row.reasons for row in report.flagged}
+    assert reasons == {106: (("duplicate_text", "same text as row 105"),),
+                       109: (("duplicate_text", "same text as row 102"),),
+                       116: (("duplicate_text", "same text as row 102"),)}
+
+
+def test_too_many_failing_rows_refuse_the_batch_and_quarantine_nothing() -> None:
     frame = make_batch(30)
     frame.loc[10:29, "label"] = "spam"
 
-    failed = only_failure(validate_batch(frame, expectations()))
+    report = validate_batch(frame, expectations())
 
+    assert not report.success
+    assert [c.name for c in report.failed] == ["label_in_label_set", "quarantine_share"]
+    failed = report.failed[0]
     assert failed.failed_rows == 20
     assert failed.example_ids == (111, 112, 113, 114, 115)
     assert all(type(i) is int for i in failed.example_ids)
+    assert failed.detail.endswith("too many rows to quarantine, so the batch is refused")
+    assert report.quarantined_ids == ()
+    assert check(report, "quarantine_share").detail == "20 of 30 rows quarantined (66.7%); at most 5% may be"
+
+
+def test_quarantine_share_exactly_at_the_bound_passes() -> None:
+    frame = make_batch(20)
+    frame.loc[3, "label"] = "spam"  # 1 of 20 = 5%
+
+    assert validate_batch(frame, expectations(max_quarantine_share=0.05)).success
+    assert not validate_batch(frame, expectations(max_quarantine_share=0.04)).success
 
 
 def test_missing_label_column_skips_label_checks() -> None:
     report = validate_batch(make_batch().drop(columns=["label"]), expectations())
 
-    failed = only_failure(report)
+    failed = only_finding(report, status="failed")
     assert failed.name == "required_columns"
     assert failed.expectation == "expect_column_to_exist"
     assert failed.failed_rows == 0
     assert failed.detail.startswith("missing column(s): label")
     names = {c.name for c in report.checks}
-    assert "label_not_null" not in names
-    assert "label_in_label_set" not in names
-    assert check(report, "text_not_null").success
+    assert {"label_not_null", "label_in_label_set", "class_imbalance", "conflicting_labels"}.isdisjoint(names)
+    assert dict(report.skipped)["label_in_label_set"] == "column label is missing"
+    assert check(report, "text_not_null").status == "passed"
 
 
-def test_missing_id_column_still_checks_rows_without_example_ids() -> None:
-    frame = make_batch().drop(columns=["id"])
+def test_missing_id_column_refuses_rows_it_cannot_quarantine() -> None:
+    frame = make_batch(40).drop(columns=["id"])
     frame.loc[3, "label"] = "neutral"
 
     report = validate_batch(frame, expectations())
 
     assert {c.name for c in report.failed} == {"required_columns", "label_in_label_set"}
     assert check(report, "required_columns").detail == "missing column(s): id"
+    assert dict(report.skipped)["unique_ids"] == "column id is missing"
     unknown = check(report, "label_in_label_set")
     assert unknown.failed_rows == 1
     assert unknown.example_ids == ()
+    assert "cannot be quarantined without unique id values" in unknown.detail
 
 
 def test_empty_frame_with_columns_fails_only_min_new_rows() -> None:
     report = validate_batch(make_batch(0), expectations())
 
-    failed = only_failure(report)
+    failed = only_finding(report, status="failed")
     assert report.row_count == 0
     assert failed.name == "min_new_rows"
     assert failed.detail == "batch has 0 rows, fewer than min_new_rows=1"
-    assert {c.name for c in report.checks} == ALL_CHECKS
+    assert {c.name for c in report.checks} == ALL_CHECKS - {"length_outlier", "class_imbalance"}
+    assert dict(report.skipped)["length_outlier"] == "no texts to measure"
+    assert dict(report.skipped)["class_imbalance"] == "no rows proceed: no label shares to judge"
 
 
 def test_empty_frame_without_columns_reports_instead_of_raising() -> None:
     report = validate_batch(pd.DataFrame(), expectations())
 
     assert report.row_count == 0
-    assert [c.name for c in report.checks] == ["required_columns", "min_new_rows"]
+    assert [c.name for c in report.checks] == ["required_columns", "min_new_rows", "quarantine_share"]
     assert not report.success
     assert check(report, "required_columns").detail.startswith("missing column(s): id, text, label")
 
 
 def test_custom_column_names() -> None:
-    frame = make_batch().rename(columns={"id": "row_id", "text": "body", "label": "sentiment"})
+    frame = make_batch(20).rename(columns={"id": "row_id", "text": "body", "label": "sentiment"})
     frame.loc[2, "body"] = None
     custom = expectations(id_column="row_id", text_column="body", label_column="sentiment")
 
-    failed = only_failure(validate_batch(frame, custom))
+    found = only_finding(validate_batch(frame, custom))
 
-    assert failed.name == "text_not_null"
-    assert failed.example_ids == (103,)
-    assert failed.detail == "1 of 10 rows has a null body"
+    assert found.name == "text_not_null"
+    assert found.example_ids == (103,)
+    assert found.detail == "1 of 20 rows has a null body"
 
 
-def test_string_ids_are_reported_as_is() -> None:
-    frame = make_batch()
-    frame["id"] = [f"row-{i}" for i in range(10)]
+def test_string_ids_are_reported_and_quarantined_as_is() -> None:
+    frame = make_batch(20)
+    frame["id"] = [f"row-{i}" for i in range(20)]
     frame.loc[9, "text"] = "  "
 
-    failed = only_failure(validate_batch(frame, expectations()))
+    report = validate_batch(frame, expectations())
 
-    assert failed.example_ids == ("row-9",)
+    assert only_finding(report).example_ids == ("row-9",)
+    assert report.quarantined_ids == ("row-9",)
 
 
-def test_data_check_failed_names_expectation_and_count() -> None:
+def test_data_check_failed_names_expectation_count_and_ids() -> None:
     frame = make_batch(120)
     frame.loc[[3, 40, 99], "label"] = "neutral"
-    report = validate_batch(frame, expectations())
+    report = validate_batch(frame, expectations(severities={"label_in_label_set": "fail"}))
 
     with pytest.raises(DataCheckFailed) as caught:
         require_valid(report)
 
     message = str(caught.value)
     assert caught.value.report is report
-    assert "expect_column_values_to_be_in_set" in message
-    assert "3 rows failing" in message
+    assert "expect_column_values_to_be_in_set (label_in_label_set): 3 rows failing" in message
+    assert "example ids: 104, 141, 200" in message
     assert "expect_column_to_exist" not in message
+
+
+def test_data_check_failed_lists_rows_that_would_have_been_quarantined() -> None:
+    frame = make_batch(40)
+    frame.loc[5, "text"] = None
+    report = validate_batch(frame, expectations(min_new_rows=50))
+
+    message = str(DataCheckFailed(report))
+
+    assert "(min_new_rows)" in message
+    assert "rows flagged for quarantine (not quarantined: the batch was refused):" in message
+    assert "text_not_null (expect_column_values_to_not_be_null, quarantined): 1 of 40 rows has a null text" in message
+    assert report.quarantined_ids == ()
 
 
 def test_data_check_failed_survives_pickling() -> None:
@@ -286,7 +341,7 @@ def test_require_valid_returns_the_report_on_success() -> None:
     assert require_valid(report) is report
 
 
-def test_summary_and_rows_describe_failures() -> None:
+def test_summary_and_rows_describe_what_the_checks_did() -> None:
     frame = make_batch()
     frame.loc[0, "text"] = None
     report = validate_batch(frame, expectations(min_new_rows=20))
@@ -294,16 +349,18 @@ def test_summary_and_rows_describe_failures() -> None:
     lines = report.summary().splitlines()
     assert lines == [
         "text_not_null (expect_column_values_to_not_be_null): "
-        "1 of 10 rows has a null text; example ids: 101",
+        "1 of 10 rows has a null text; too many rows to quarantine, so the batch is refused; example ids: 101",
         "min_new_rows (expect_table_row_count_to_be_between): "
-        "batch has 10 rows, fewer than min_new_rows=20",
+        "batch has 9 rows after quarantine, fewer than min_new_rows=20",
+        "quarantine_share (expect_column_values_to_be_in_set): 1 of 10 rows quarantined (10.0%); at most 5% may be",
     ]
     rows = report.as_rows()
     assert len(rows) == len(report.checks)
-    assert set(rows[0]) == {"name", "expectation", "success", "failed_rows", "detail"}
+    assert set(rows[0]) == {"name", "status", "severity", "expectation", "success", "failed_rows", "detail"}
     assert {r["name"]: r["failed_rows"] for r in rows if not r["success"]} == {
         "text_not_null": 1,
         "min_new_rows": 0,
+        "quarantine_share": 1,
     }
 
 
@@ -346,6 +403,11 @@ def test_concurrent_validations_do_not_mix_batches() -> None:
         {"min_new_rows": -1},
         {"min_text_chars": 10, "max_text_chars": 5},
         {"text_column": "id"},
+        {"max_quarantine_share": 1.5},
+        {"min_class_share": 0.6, "max_class_share": 0.5},
+        {"severities": {"no_such_check": "warn"}},
+        {"severities": {"label_drift": "quarantine"}},  # a batch check has no rows to quarantine
+        {"severities": {"label_in_label_set": "warn"}},  # unknown labels cannot be trained on
     ],
 )
 def test_inconsistent_expectations_are_rejected(overrides: dict[str, object]) -> None:
@@ -354,10 +416,12 @@ def test_inconsistent_expectations_are_rejected(overrides: dict[str, object]) ->
         BatchExpectations(**params)  # type: ignore[arg-type]
 
 
-def test_labels_are_stored_as_a_tuple() -> None:
-    exp = BatchExpectations(labels=["positive", "negative"])  # type: ignore[arg-type]
+def test_labels_and_severities_are_stored_as_tuples() -> None:
+    exp = BatchExpectations(labels=["positive", "negative"], severities={"label_drift": "warn"})  # type: ignore[arg-type]
 
     assert exp.labels == ("positive", "negative")
+    assert exp.severities == (("label_drift", "warn"),)
+    assert exp.severity("label_drift") == "warn" and exp.severity("text_length") == "quarantine"
     hash(exp)
 
 

@@ -1,18 +1,34 @@
 """Data checks a batch of newly labeled rows must pass before it is trained on.
 
-The checks run as one Great Expectations (GX Core 1.x) ExpectationSuite on an
-in-memory pandas batch. GX is imported lazily: importing it costs seconds, and
-most importers of this module (flow definitions, CLI, tests of other modules)
-never validate anything.
+Three kinds of check, each run as Great Expectations (GX Core 1.x) expectations on an in-memory
+pandas batch:
+
+- **structure** (missing columns, wrong column types, duplicate ids): the batch cannot be
+  judged row by row, so it is refused;
+- **row checks** (null or blank text, unknown label, length, encoding garbage, control characters,
+  duplicates inside the batch and against stored rows, conflicting labels, leakage into the
+  held-out set, low annotator confidence): by default the failing rows are *quarantined* and the
+  rest of the batch proceeds, as long as the quarantined share stays within
+  ``max_quarantine_share``; a check can instead warn, refuse the batch, or be off;
+- **batch checks** on the rows that proceed (at least ``min_new_rows``, label drift against the
+  champion's data, class imbalance): they refuse the batch or warn, by severity.
+
+The row checks run in one GX validation; the batch checks in a second one, on the same frame
+with a ``quarantined`` column, so that GX also records the quarantined share. Nothing here reads
+or writes a database: the caller passes the stored rows to compare with (``ReferenceData``) and
+writes the quarantine (``validation.gate``).
+
+GX is imported lazily: importing it costs seconds, and most importers of this module (flow
+definitions, CLI, tests of other modules) never validate anything.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 if TYPE_CHECKING:
@@ -24,34 +40,56 @@ if TYPE_CHECKING:
 os.environ["GX_ANALYTICS_ENABLED"] = "false"
 
 __all__ = [
+    "BATCH_CHECKS",
+    "CHECK_ORDER",
+    "ROW_CHECKS",
     "BatchExpectations",
     "CheckResult",
     "DataCheckFailed",
+    "FlaggedRow",
+    "ReferenceData",
     "ValidationReport",
     "require_valid",
     "validate_batch",
 ]
 
-_MAX_EXAMPLE_IDS = 5
+QUARANTINE, WARN, FAIL, OFF = "quarantine", "warn", "fail", "off"
+PASSED, QUARANTINED, WARNED, FAILED = "passed", "quarantined", "warned", "failed"
 
-# Report order; also the set of names a caller can rely on.
-_CHECK_ORDER = (
-    "required_columns",
+_MAX_EXAMPLE_IDS = 5
+_DOCS_VALUE_CHARS = 200  # longest value a Data Docs page shows (a batch may hold a 1 MB text)
+
+STRUCTURE_CHECKS = ("required_columns", "column_types", "unique_ids")
+ROW_CHECKS = (
     "text_not_null",
     "text_not_blank",
     "label_not_null",
     "label_in_label_set",
     "text_length",
-    "min_new_rows",
-    "no_duplicate_texts",
+    "length_outlier",
+    "encoding_garbage",
+    "control_characters",
+    "duplicate_text",
+    "near_duplicate_text",
+    "conflicting_labels",
+    "duplicate_of_stored",
+    "test_set_leakage",
+    "low_confidence",
 )
-_TEXT_CHECKS = ("text_not_null", "text_not_blank", "text_length", "no_duplicate_texts")
-_LABEL_CHECKS = ("label_not_null", "label_in_label_set")
-
-# The GX meta key that ties each expectation result back to its check, since
-# GX does not return results in suite order.
-_META_KEY = "retrain_check"
-
+BATCH_CHECKS = ("min_new_rows", "label_drift", "class_imbalance")
+SHARE_CHECK = "quarantine_share"
+# Report order; also the set of names a caller can rely on.
+CHECK_ORDER = (*STRUCTURE_CHECKS, *ROW_CHECKS, *BATCH_CHECKS, SHARE_CHECK)
+# Rows failing these cannot be trained on at all (fine-tuning needs a text and a known label), so
+# they never proceed: a person's release does not exempt a row from them, and they cannot be
+# turned into warnings or off.
+HARD_CHECKS = ("text_not_null", "text_not_blank", "label_not_null", "label_in_label_set")
+# Severities a deployment may choose per check; structure and the share bound always refuse.
+ALLOWED_SEVERITIES = {
+    **{name: (QUARANTINE, FAIL) if name in HARD_CHECKS else (QUARANTINE, WARN, FAIL, OFF) for name in ROW_CHECKS},
+    **{name: (FAIL, WARN, OFF) for name in BATCH_CHECKS},
+}
+DEFAULT_SEVERITIES = {**{name: QUARANTINE for name in ROW_CHECKS}, **{name: FAIL for name in BATCH_CHECKS}}
 
 @dataclass(frozen=True)
 class BatchExpectations:
@@ -64,11 +102,24 @@ class BatchExpectations:
     id_column: str = "id"
     text_column: str = "text"
     label_column: str = "label"
+    confidence_column: str | None = "confidence"  # checked only when the batch has it
+    min_confidence: float = 0.35
+    max_garbage_share: float = 0.2
+    max_control_share: float = 0.0
+    length_outlier_factor: float = 10.0
+    max_label_kl: float = 0.1
+    min_class_share: float = 0.0
+    max_class_share: float = 0.9
+    max_quarantine_share: float = 0.05
+    # Per-check severity overrides, e.g. {"label_drift": "warn"}; stored as sorted pairs.
+    severities: Mapping[str, str] | tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
-        # Accept any iterable of labels but store a tuple: the suite cache keys on
-        # this object, so it must stay hashable.
+        # Accept any iterable of labels and any mapping of severities but store tuples:
+        # the object must stay hashable and picklable.
         object.__setattr__(self, "labels", tuple(self.labels))
+        pairs = self.severities.items() if isinstance(self.severities, Mapping) else self.severities
+        object.__setattr__(self, "severities", tuple(sorted((str(k), str(v)) for k, v in pairs)))
         if not self.labels:
             raise ValueError("labels must not be empty")
         if self.min_new_rows < 0:
@@ -79,18 +130,77 @@ class BatchExpectations:
                 f"{self.min_text_chars} and {self.max_text_chars}"
             )
         columns = (self.id_column, self.text_column, self.label_column)
-        if len(set(columns)) != len(columns):
-            raise ValueError(f"id, text and label columns must differ, got {columns}")
+        if len(set(columns)) != len(columns) or self.confidence_column in columns:
+            raise ValueError(f"id, text, label and confidence columns must differ, got "
+                             f"{(*columns, self.confidence_column)}")
+        for name in ("min_confidence", "max_garbage_share", "max_control_share", "min_class_share",
+                     "max_class_share", "max_quarantine_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be within [0, 1], got {getattr(self, name)}")
+        if self.min_class_share > self.max_class_share:
+            raise ValueError(f"min_class_share {self.min_class_share} exceeds max_class_share {self.max_class_share}")
+        if self.length_outlier_factor <= 0 or self.max_label_kl < 0:
+            raise ValueError("length_outlier_factor must be > 0 and max_label_kl >= 0")
+        for name, severity in self.severities:
+            if name not in ALLOWED_SEVERITIES:
+                raise ValueError(f"no data check named {name!r} to set a severity for; "
+                                 f"checks: {', '.join(ALLOWED_SEVERITIES)}")
+            if severity not in ALLOWED_SEVERITIES[name]:
+                raise ValueError(f"severity of {name} must be one of {ALLOWED_SEVERITIES[name]}, got {severity!r}")
 
     @property
     def required_columns(self) -> tuple[str, str, str]:
         """The columns every batch must have, in report order."""
         return (self.id_column, self.text_column, self.label_column)
 
+    def severity(self, check: str) -> str:
+        """The severity of a check: its override, else its default (structure checks always fail)."""
+        return dict(self.severities).get(check, DEFAULT_SEVERITIES.get(check, FAIL))
+
+
+@dataclass(frozen=True, eq=False)
+class ReferenceData:
+    """Rows already stored that a batch is compared with: the champion's data up to its watermark.
+
+    ``rows`` has columns id, text, label and split ('train' or 'test'); quarantined rows and the
+    batch's own rows are left out by whoever builds it.
+    """
+
+    rows: pd.DataFrame
+
+    def __post_init__(self) -> None:
+        missing = {"id", "text", "label", "split"} - set(self.rows.columns)
+        if missing:
+            raise ValueError(f"reference rows lack column(s) {sorted(missing)}")
+
+    @cached_property
+    def keyed(self) -> pd.DataFrame:
+        """One row per (normalised text, label, split), with the first stored id: what a batch row can match."""
+        from validation.text import normalize_text
+
+        rows = self.rows[self.rows["text"].notna()]
+        keyed = rows[["id", "label", "split"]].assign(key=rows["text"].astype(str).map(normalize_text))
+        return keyed.drop_duplicates(["key", "label", "split"]).reset_index(drop=True)
+
+    @cached_property
+    def label_counts(self) -> dict[str, int]:
+        """How many stored rows carry each label."""
+        return {str(k): int(v) for k, v in self.rows["label"].value_counts().items()}
+
+    @cached_property
+    def median_length(self) -> float | None:
+        """Median text length in characters (None without rows)."""
+        lengths = self.rows["text"].dropna().astype(str).str.len()
+        return float(lengths.median()) if len(lengths) else None
+
 
 @dataclass(frozen=True)
 class CheckResult:
-    """Outcome of one data check on a batch."""
+    """Outcome of one data check on a batch.
+
+    ``success`` is False only when the check refuses the batch; a row check that quarantined
+    rows, or any check that only warns, has succeeded with ``status`` saying what it did.
+    """
 
     name: str
     expectation: str
@@ -98,42 +208,68 @@ class CheckResult:
     failed_rows: int
     detail: str
     example_ids: tuple = ()
+    severity: str = FAIL
+    status: str = PASSED
+
+
+@dataclass(frozen=True)
+class FlaggedRow:
+    """A row a row check quarantines, with every (check, reason) that flagged it."""
+
+    row_id: Any
+    reasons: tuple[tuple[str, str], ...]
 
 
 @dataclass(frozen=True)
 class ValidationReport:
-    """All check outcomes for one batch."""
+    """All check outcomes for one batch, and the rows to quarantine when the batch proceeds."""
 
     row_count: int
     checks: tuple[CheckResult, ...]
+    flagged: tuple[FlaggedRow, ...] = ()
+    skipped: tuple[tuple[str, str], ...] = ()  # (check, why it did not run)
+    # The GX validation results as JSON dicts, trimmed for Data Docs; not part of equality.
+    gx_results: tuple[dict, ...] = field(default=(), compare=False, repr=False)
 
     @property
     def success(self) -> bool:
-        """True when every check passed."""
+        """True when no check refuses the batch."""
         return all(check.success for check in self.checks)
 
     @property
     def failed(self) -> tuple[CheckResult, ...]:
-        """The checks that did not pass, in report order."""
+        """The checks that refuse the batch, in report order."""
         return tuple(check for check in self.checks if not check.success)
 
+    @property
+    def warnings(self) -> tuple[CheckResult, ...]:
+        """The checks that found something and only warn."""
+        return tuple(check for check in self.checks if check.status == WARNED)
+
+    @property
+    def quarantined_ids(self) -> tuple:
+        """Ids of the rows to quarantine (none when the batch is refused: nothing proceeds)."""
+        return tuple(row.row_id for row in self.flagged) if self.success else ()
+
+    @property
+    def proceeding_rows(self) -> int:
+        """Rows that go on to training when the batch is accepted."""
+        return self.row_count - len(self.quarantined_ids)
+
     def summary(self) -> str:
-        """'N checks passed', or one line per failed check."""
-        if self.success:
+        """'N checks passed', or one line per failed, quarantining or warning check."""
+        notable = [c for c in self.checks if c.status != PASSED]
+        if not notable:
             return f"{len(self.checks)} checks passed"
-        lines = []
-        for check in self.failed:
-            line = f"{check.name} ({check.expectation}): {check.detail}"
-            if check.example_ids:
-                line += "; example ids: " + ", ".join(map(str, check.example_ids))
-            lines.append(line)
-        return "\n".join(lines)
+        return "\n".join(_describe(check) for check in notable)
 
     def as_rows(self) -> list[dict]:
         """One plain dict per check, for a table artifact."""
         return [
             {
                 "name": check.name,
+                "status": check.status,
+                "severity": check.severity,
                 "expectation": check.expectation,
                 "success": check.success,
                 "failed_rows": check.failed_rows,
@@ -143,10 +279,20 @@ class ValidationReport:
         ]
 
 
+def _describe(check: CheckResult) -> str:
+    line = f"{check.name} ({check.expectation}): {check.detail}"
+    if check.status in (QUARANTINED, WARNED):
+        line = f"{check.name} ({check.expectation}, {check.status}): {check.detail}"
+    if check.example_ids:
+        line += "; example ids: " + ", ".join(map(str, check.example_ids))
+    return line
+
+
 class DataCheckFailed(Exception):
     """Raised when a batch fails its data checks.
 
-    str() names each failed expectation with its failing row count.
+    str() names each failed check and expectation with its failing row count and example ids,
+    and the rows row checks flagged but did not quarantine because the batch was refused.
     """
 
     report: ValidationReport
@@ -155,7 +301,7 @@ class DataCheckFailed(Exception):
         self.report = report
         lines = [
             f"{len(report.failed)} of {len(report.checks)} data checks failed "
-            f"on a batch of {report.row_count} rows:"
+            f"on a batch of {_rows(report.row_count)}:"
         ]
         for check in report.failed:
             line = (
@@ -165,6 +311,10 @@ class DataCheckFailed(Exception):
             if check.example_ids:
                 line += "; example ids: " + ", ".join(map(str, check.example_ids))
             lines.append(line)
+        held = [c for c in report.checks if c.status == QUARANTINED]
+        if held:
+            lines.append("rows flagged for quarantine (not quarantined: the batch was refused):")
+            lines += [f"- {_describe(check)}" for check in held]
         super().__init__("\n".join(lines))
 
     def __reduce__(self) -> tuple[type[DataCheckFailed], tuple[ValidationReport]]:
@@ -174,51 +324,48 @@ class DataCheckFailed(Exception):
 
 
 def require_valid(report: ValidationReport) -> ValidationReport:
-    """Return the report when every check passed, else raise DataCheckFailed."""
+    """Return the report when no check refuses the batch, else raise DataCheckFailed."""
     if not report.success:
         raise DataCheckFailed(report)
     return report
 
 
-def validate_batch(frame: pd.DataFrame, expectations: BatchExpectations) -> ValidationReport:
-    """Run every data check on the frame through one GX suite and report each outcome.
+def validate_batch(
+    frame: pd.DataFrame,
+    expectations: BatchExpectations,
+    reference: ReferenceData | None = None,
+    released: Mapping[Any, Collection[str]] | None = None,
+) -> ValidationReport:
+    """Run every data check on the frame and decide which rows to quarantine.
 
-    Never raises for bad data (missing columns, empty frame): that is reported.
+    ``reference``: the stored rows to look for duplicates, conflicting labels and held-out
+    leakage in, and to measure label drift and length outliers against (None before the
+    first champion: those checks are skipped or use the batch itself). ``released``: row id
+    -> checks a person released the row from; those checks do not quarantine it again.
+    Never raises for bad data (missing columns, wrong types, an empty frame): that is reported.
     """
-    present = frozenset(c for c in expectations.required_columns if c in frame.columns)
-    missing = tuple(c for c in expectations.required_columns if c not in present)
-    row_count = len(frame)
+    from validation import suite
 
+    batch = suite.prepare(frame, expectations, reference)
     with _GX_LOCK:
         # The cached batch definition and its execution engine hold one batch at a
         # time, so concurrent validations (threaded task runners) must not interleave.
         runtime = _gx_runtime()
-        suite = _build_suite(expectations, present)
-        result_format: dict[str, Any] = {
-            # SUMMARY keeps only partial lists, so big bad batches stay cheap.
-            "result_format": "SUMMARY",
-            "partial_unexpected_count": _MAX_EXAMPLE_IDS,
-        }
-        if expectations.id_column in present:
-            result_format["unexpected_index_column_names"] = [expectations.id_column]
-        batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": frame})
-        suite_result = batch.validate(suite, result_format=result_format)
-
-    by_check: dict[str, list[Any]] = {}
-    for result in suite_result.results:
-        name = result.expectation_config.meta[_META_KEY]
-        by_check.setdefault(name, []).append(result)
-
-    checks = []
-    for name in _CHECK_ORDER:
-        results = by_check.get(name)
-        if not results:
-            continue  # skipped because its column is missing
-        if name == "required_columns":
-            checks.append(_required_columns_check(results, missing, expectations))
-        else:
-            checks.append(_row_check(name, results[0], expectations, row_count))
-    return ValidationReport(row_count=row_count, checks=tuple(checks))
+        row_results = _run(runtime, suite.row_suite(runtime.gx, batch), batch, complete=True)
+        rows = suite.row_outcomes(row_results.results, batch, released or {})
+        batch.work[suite.QUARANTINED_COLUMN] = rows.quarantine_mask
+        batch_results = _run(runtime, suite.batch_suite(runtime.gx, batch), batch, complete=False)
+    checks = [*rows.checks, *suite.batch_outcomes(batch_results.results, batch)]
+    if any(check.name == SHARE_CHECK and not check.success for check in checks):
+        # Too many rows to quarantine: those rows are why the batch is refused.
+        checks = [suite.refused(check) if check.status == QUARANTINED else check for check in checks]
+    order = {name: i for i, name in enumerate(CHECK_ORDER)}
+    checks.sort(key=lambda check: order[check.name])
+    return ValidationReport(
+        row_count=len(frame), checks=tuple(checks), flagged=rows.flagged,
+        skipped=tuple(sorted(batch.skipped.items(), key=lambda item: order[item[0]])),
+        gx_results=(_for_docs(row_results), _for_docs(batch_results)),
+    )
 
 
 class _GxRuntime(NamedTuple):
@@ -240,10 +387,16 @@ def _gx_runtime() -> _GxRuntime:
             InMemoryStoreBackendDefaults,
             ProgressBarsConfig,
         )
+        from great_expectations.execution_engine import pandas_execution_engine
 
+        from validation import expectations
+
+        expectations.load()  # register the custom expectations with GX
+        # GX fingerprints every in-memory batch (a hash of all its values, twice per validation) only
+        # to record it in the result's metadata; on a big batch that costs as much as the checks.
+        pandas_execution_engine.HASH_THRESHOLD = 0
         config = DataContextConfig(
-            # No temp data-docs site: nothing here renders docs, and it would
-            # create a temp dir per process.
+            # No temp data-docs site: validation/docs.py keeps the site under the project's home.
             store_backend_defaults=InMemoryStoreBackendDefaults(init_temp_docs_sites=False),
             analytics_enabled=False,
             # tqdm bars on stderr would flood flow logs on every validation.
@@ -258,151 +411,42 @@ def _gx_runtime() -> _GxRuntime:
     return _RUNTIME
 
 
-@lru_cache(maxsize=32)
-def _build_suite(expectations: BatchExpectations, present: frozenset[str]) -> Any:
-    """The suite for this expectation set, without checks on missing columns."""
-    gx = _gx_runtime().gx
-    import great_expectations.expectations as gxe
+def _run(runtime: _GxRuntime, expectation_suite: Any, batch: Any, complete: bool) -> Any:
+    """Validate the prepared frame against a suite; ``complete`` returns every failing row, not a sample."""
+    from validation import suite
 
-    text, label = expectations.text_column, expectations.label_column
-
-    def meta(name: str) -> dict[str, str]:
-        return {_META_KEY: name}
-
-    items = [
-        gxe.ExpectColumnToExist(column=column, meta=meta("required_columns"))
-        for column in expectations.required_columns
-    ]
-    if text in present:
-        items += [
-            gxe.ExpectColumnValuesToNotBeNull(column=text, meta=meta("text_not_null")),
-            gxe.ExpectColumnValuesToNotMatchRegex(
-                column=text, regex=r"^\s*$", meta=meta("text_not_blank")
-            ),
-            gxe.ExpectColumnValueLengthsToBeBetween(
-                column=text,
-                min_value=expectations.min_text_chars,
-                max_value=expectations.max_text_chars,
-                meta=meta("text_length"),
-            ),
-            gxe.ExpectColumnValuesToBeUnique(column=text, meta=meta("no_duplicate_texts")),
-        ]
-    if label in present:
-        items += [
-            gxe.ExpectColumnValuesToNotBeNull(column=label, meta=meta("label_not_null")),
-            gxe.ExpectColumnValuesToBeInSet(
-                column=label, value_set=list(expectations.labels), meta=meta("label_in_label_set")
-            ),
-        ]
-    items.append(
-        gxe.ExpectTableRowCountToBeBetween(
-            min_value=expectations.min_new_rows, meta=meta("min_new_rows")
-        )
-    )
-    # Never added to the context: it is rebuilt from code, so there is nothing to store.
-    return gx.ExpectationSuite(name="retrain_batch_checks", expectations=items)
+    result_format: dict[str, Any] = {
+        # SUMMARY keeps only partial lists, so big bad batches stay cheap where ids are not needed.
+        "result_format": "COMPLETE" if complete else "SUMMARY",
+        "partial_unexpected_count": _MAX_EXAMPLE_IDS,
+        "unexpected_index_column_names": suite.index_columns(batch),
+    }
+    gx_batch = runtime.batch_definition.get_batch(batch_parameters={"dataframe": batch.work})
+    return gx_batch.validate(expectation_suite, result_format=result_format)
 
 
-def _required_columns_check(
-    results: list[Any], missing: tuple[str, ...], expectations: BatchExpectations
-) -> CheckResult:
-    errors = [msg for msg in map(_exception_message, results) if msg]
-    if errors:
-        return _errored("required_columns", "expect_column_to_exist", errors[0])
-    success = all(result.success for result in results)
-    if success:
-        detail = "all required columns present"
-    else:
-        skipped: list[str] = []
-        if expectations.text_column in missing:
-            skipped += _TEXT_CHECKS
-        if expectations.label_column in missing:
-            skipped += _LABEL_CHECKS
-        detail = "missing column(s): " + ", ".join(missing)
-        if skipped:
-            detail += "; not run: " + ", ".join(skipped)
-    return CheckResult(
-        name="required_columns",
-        expectation="expect_column_to_exist",
-        success=success,
-        failed_rows=0,
-        detail=detail,
-    )
+def _for_docs(suite_result: Any) -> dict:
+    """The validation result as JSON, without the full failing-row lists and with long values cut."""
+    for result in suite_result.results:
+        for key in ("unexpected_list", "unexpected_index_list", "unexpected_index_query"):
+            result.result.pop(key, None)
+    as_json = suite_result.to_json_dict()
+    for result in as_json.get("results", ()):
+        details = result.get("result") or {}
+        for key in ("partial_unexpected_list", "partial_unexpected_index_list", "partial_unexpected_counts"):
+            if key in details:
+                details[key] = _shorten(details[key])
+    return as_json
 
 
-def _row_check(
-    name: str, result: Any, expectations: BatchExpectations, row_count: int
-) -> CheckResult:
-    expectation = result.expectation_config.type
-    error = _exception_message(result)
-    if error:
-        return _errored(name, expectation, error)
-    if name == "min_new_rows":
-        observed = result.result.get("observed_value", row_count)
-        comparison = "fewer than" if not result.success else "at least"
-        return CheckResult(
-            name=name,
-            expectation=expectation,
-            success=bool(result.success),
-            failed_rows=0,
-            detail=f"batch has {_rows(observed)}, {comparison} "
-            f"min_new_rows={expectations.min_new_rows}",
-        )
-    failed_rows = int(result.result.get("unexpected_count") or 0)
-    what = {
-        "text_not_null": f"a null {expectations.text_column}",
-        "text_not_blank": f"a blank (whitespace-only) {expectations.text_column}",
-        "text_length": f"a {expectations.text_column} length outside "
-        f"[{expectations.min_text_chars}, {expectations.max_text_chars}] chars",
-        "no_duplicate_texts": f"a {expectations.text_column} that also appears in another row",
-        "label_not_null": f"a null {expectations.label_column}",
-        "label_in_label_set": f"a {expectations.label_column} outside "
-        f"{sorted(expectations.labels)}",
-    }[name]
-    verb = "has" if failed_rows == 1 else "have"
-    return CheckResult(
-        name=name,
-        expectation=expectation,
-        success=bool(result.success),
-        failed_rows=failed_rows,
-        detail=f"{failed_rows} of {_rows(row_count)} {verb} {what}",
-        example_ids=_example_ids(result.result, expectations.id_column),
-    )
-
-
-def _errored(name: str, expectation: str, message: str) -> CheckResult:
-    # A check GX could not evaluate (e.g. a column of an unexpected type) must
-    # block training rather than crash the caller or pass silently.
-    return CheckResult(
-        name=name,
-        expectation=expectation,
-        success=False,
-        failed_rows=0,
-        detail=f"check could not run: {message}",
-    )
-
-
-def _exception_message(result: Any) -> str | None:
-    """The error GX caught while evaluating this expectation, if any."""
-    info = result.exception_info or {}
-    # GX uses a flat dict for expectation-level errors and a dict keyed by
-    # metric id for metric-resolution errors.
-    candidates = [info] + [v for v in info.values() if isinstance(v, Mapping)]
-    for candidate in candidates:
-        if candidate.get("raised_exception"):
-            return str(candidate.get("exception_message") or "unknown error")
-    return None
-
-
-def _example_ids(result: Mapping[str, Any], id_column: str) -> tuple:
-    rows = result.get("partial_unexpected_index_list") or ()
-    ids = []
-    for row in rows[:_MAX_EXAMPLE_IDS]:
-        if isinstance(row, Mapping) and id_column in row:
-            value = row[id_column]
-            # numpy scalars -> plain Python values, so reports compare and serialise cleanly.
-            ids.append(value.item() if hasattr(value, "item") else value)
-    return tuple(ids)
+def _shorten(value: Any) -> Any:
+    if isinstance(value, str):
+        return value if len(value) <= _DOCS_VALUE_CHARS else value[:_DOCS_VALUE_CHARS] + f"... ({len(value)} chars)"
+    if isinstance(value, list | tuple):
+        return [_shorten(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _shorten(item) for key, item in value.items()}
+    return value
 
 
 def _rows(count: int) -> str:

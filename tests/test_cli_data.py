@@ -1,0 +1,102 @@
+"""The data commands of the ``retrain`` command line, run in-process (RETRAIN_HOME is a tmp folder)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from retrain.cli import main
+
+
+def write_csv(path: Path, *lines: str) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def test_init_then_import_reports_counts_and_each_rejected_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["init"]) == 0
+    out = capsys.readouterr().out
+    assert "labeled_examples" in out and "ready" in out and str(tmp_path / "home") in out
+
+    path = write_csv(
+        tmp_path / "week1.csv",
+        "text,label",
+        "what a lovely flight,positive",
+        ",negative",
+        "the seats were ok,neutral",
+        "lost my luggage,negative",
+        "what a lovely flight,positive",
+    )
+    assert main(["import", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 2 rows, rejected 3" in out
+    assert "line 3: blank text" in out
+    assert "line 4: label not in the label set" in out and "'neutral'" in out
+    assert "line 6: duplicate text of line 2" in out
+
+    assert main(["status"]) == 0
+    assert "no champion yet; 2 labeled rows wait for the first run" in capsys.readouterr().out
+
+
+def test_import_with_a_label_map_and_other_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "s140.csv", "tweet,polarity", "awful day,0", "great day,4", "meh,2")
+    code = main(["import", str(path), "--text-column", "tweet", "--label-column", "polarity",
+                 "--label-map", "0=negative,4=positive"])
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "imported 2 rows, rejected 1" in out and "line 4: label not in the label set" in out
+    assert main(["status"]) == 0
+    assert "2 labeled rows wait" in capsys.readouterr().out
+
+
+def test_status_before_any_rows_says_none_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "no champion yet; 0 labeled rows wait" in out
+    assert "rows in quarantine: 0" in out
+
+
+def test_history_of_an_empty_registry_prints_the_header_and_no_promotions(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["history"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:3] == ["ver", "parent", "created"]
+    assert "accuracy" in lines[0] and "decision" in lines[0]
+    assert "promotions (0), * marks the champion:" in lines
+    assert not any(re.match(r"\s*\d+[* ] ", line) for line in lines), lines  # no version rows
+    assert not any(line.lstrip().startswith("20") for line in lines), lines  # no promotion rows
+
+
+def test_a_bad_setting_returns_1_and_names_the_field(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RETRAIN_TEST_FRACTION", "2")
+    assert main(["status"]) == 1
+    captured = capsys.readouterr()
+    assert "bad setting" in captured.err and "test_fraction" in captured.err
+    assert captured.out == ""
+
+
+def test_importing_a_missing_file_returns_1_with_a_clear_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-file.csv"
+    assert main(["import", str(missing)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"retrain: no such CSV file: {missing}"
+    assert main(["status"]) == 0
+    assert "0 labeled rows wait" in capsys.readouterr().out
+
+
+def test_importing_a_file_without_the_text_column_returns_1_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_csv(tmp_path / "rows.csv", "review,label", "good,positive")
+    assert main(["import", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "['text']" in err and "--text-column" in err

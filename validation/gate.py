@@ -1,0 +1,91 @@
+"""The data-check step as a plain function: validate a pulled batch against the stored rows and
+quarantine the rows that fail row-level checks, or leave everything as it is when the batch is refused.
+
+``tasks/checks.py`` wraps these in Prefect tasks; tests and benchmarks call them directly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, replace
+
+import sqlalchemy as sa
+
+from retrain import store
+from retrain.settings import Settings
+from validation import quarantine
+from validation.batch_checks import BatchExpectations, ReferenceData, ValidationReport, validate_batch
+
+
+@dataclass(frozen=True)
+class CheckedBatch:
+    """A validated batch: the report, and the rows that proceed (all of them when the batch is refused)."""
+
+    report: ValidationReport
+    batch: store.LabeledBatch
+    quarantined: int  # rows quarantined by this check (0 when refused: nothing is written then)
+
+
+def expectations_for(settings: Settings) -> BatchExpectations:
+    """The batch expectations the settings ask for."""
+    return BatchExpectations(
+        labels=tuple(settings.labels), min_new_rows=settings.min_new_rows,
+        min_text_chars=settings.min_text_chars, max_text_chars=settings.max_text_chars,
+        # The pull names the mapped confidence column "confidence" (absent when unmapped).
+        confidence_column="confidence" if settings.confidence_column else None,
+        min_confidence=settings.min_confidence, max_garbage_share=settings.max_garbage_share,
+        max_control_share=settings.max_control_share, length_outlier_factor=settings.length_outlier_factor,
+        max_label_kl=settings.max_label_kl, min_class_share=settings.min_class_share,
+        max_class_share=settings.max_class_share, max_quarantine_share=settings.max_quarantine_share,
+        severities=settings.check_severity,
+    )
+
+
+def reference_for(engine: sa.Engine, settings: Settings, batch: store.LabeledBatch) -> ReferenceData | None:
+    """The stored rows a batch is compared with: the champion's data up to its watermark, minus the batch
+    itself (released rows behind the watermark are part of the batch). None before the first champion."""
+    if batch.after is None:
+        return None
+    rows = store.rows_up_to(engine, settings, batch.after)
+    rows = rows[~rows["id"].isin(batch.frame["id"])]
+    return ReferenceData(rows[["id", "text", "label", "split"]].reset_index(drop=True))
+
+
+def check_batch(
+    engine: sa.Engine, settings: Settings, batch: store.LabeledBatch, flow_run: str | None = None,
+    expectations: BatchExpectations | None = None,
+) -> CheckedBatch:
+    """Validate a pulled batch; when it is accepted, quarantine the rows row checks flagged (one
+    transaction) and return the rest. A refused batch writes nothing."""
+    store.create_quarantine_schema(engine)
+    expectations = expectations or expectations_for(settings)
+    released = quarantine.released_checks(engine, settings, batch.frame["id"].tolist())
+    report = validate_batch(batch.frame, expectations, reference_for(engine, settings, batch), released)
+    if not report.success:
+        return CheckedBatch(report=report, batch=batch, quarantined=0)
+    held = set(report.quarantined_ids)
+    quarantined = quarantine.quarantine_rows(engine, settings, report.flagged, flow_run) if held else 0
+    proceeding = replace(
+        batch, frame=batch.frame[~batch.frame["id"].isin(held)].reset_index(drop=True),
+        released_ids=tuple(i for i in batch.released_ids if i not in held),
+    )
+    return CheckedBatch(report=report, batch=proceeding, quarantined=quarantined)
+
+
+def champion_lineage(versions: dict[int, int | None], champion: int | None) -> set[int]:
+    """The champion and its ancestors, from a version -> parent map.
+
+    >>> sorted(champion_lineage({1: None, 2: 1, 3: 2, 4: 2}, 4))
+    [1, 2, 4]
+    """
+    lineage: set[int] = set()
+    while champion is not None and champion not in lineage:
+        lineage.add(champion)
+        champion = versions.get(champion)
+    return lineage
+
+
+def add_released_rows(engine: sa.Engine, settings: Settings, batch: store.LabeledBatch,
+                      lineage: Collection[int]) -> store.LabeledBatch:
+    """The pulled batch plus released rows the champion's lineage has not trained on yet."""
+    return quarantine.with_released_rows(engine, settings, batch, lineage)

@@ -1,0 +1,227 @@
+"""The quarantine: rows that failed a row-level data check, kept out of training and of the held-out
+set until a person releases them. Labeled rows are never deleted or modified; the quarantine lives
+in its own tables (``retrain.store.quarantine_table``), so it works for a team's mapped table too.
+
+A released row lies behind the champion's watermark, so the watermark alone would never pull it
+again. ``with_released_rows`` adds it to the next pull, and keeps adding it until a model version
+that trained on it is the champion or one of the champion's ancestors (``record_training`` notes
+which versions did). A row quarantined again by another check stays out until released again.
+
+>>> from retrain.settings import Settings
+>>> from retrain.store import NewExample, connect, create_schema, insert_examples
+>>> from validation.batch_checks import FlaggedRow
+>>> s = Settings(database_url="sqlite://", table="doc_quarantine"); e = connect(s); create_schema(e, s)
+>>> [row] = insert_examples(e, s, [NewExample("donâ€™t Ã©Ã©", "negative")])
+>>> quarantine_rows(e, s, [FlaggedRow(row, (("encoding_garbage", "67% garbage"),))])
+1
+>>> [(q.row_id, q.check_name, q.active) for q in list_entries(e, s)]
+[(1, 'encoding_garbage', True)]
+>>> release(e, s, [row, 99], by="ana").released, release(e, s, [99], by="ana").unknown
+({1: ('encoding_garbage',)}, (99,))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+import pandas as pd
+import sqlalchemy as sa
+
+from retrain.settings import Settings
+from retrain.store import (
+    LabeledBatch,
+    create_quarantine_schema,
+    examples_table,
+    quarantine_table,
+    released_training_table,
+    rows_by_id,
+    utcnow,
+)
+from validation.batch_checks import HARD_CHECKS, FlaggedRow
+
+_IN_CHUNK = 500  # bound parameters per IN (...) query
+
+
+@dataclass(frozen=True)
+class QuarantineEntry:
+    """One (row, check) quarantine entry, with the row's text and label for a person to judge."""
+
+    entry_id: int
+    row_id: int
+    check_name: str
+    reason: str
+    quarantined_at: datetime
+    flow_run: str | None
+    released_at: datetime | None
+    released_by: str | None
+    text: str | None
+    label: str | None
+
+    @property
+    def active(self) -> bool:
+        """Still quarantined (not released)."""
+        return self.released_at is None
+
+
+@dataclass(frozen=True)
+class ReleaseResult:
+    """What a release did: the checks each row was released from, and ids with nothing to release."""
+
+    released: dict[int, tuple[str, ...]]
+    unknown: tuple[int, ...]
+
+    def will_be_quarantined_again(self) -> dict[int, tuple[str, ...]]:
+        """Released rows that failed a check no release exempts from (a blank text, an unknown label...):
+        they are quarantined again by the next run unless the row itself is fixed."""
+        hard = {row: tuple(c for c in checks if c in HARD_CHECKS) for row, checks in self.released.items()}
+        return {row: checks for row, checks in hard.items() if checks}
+
+
+def quarantine_rows(
+    engine: sa.Engine, settings: Settings, flagged: Iterable[FlaggedRow], flow_run: str | None = None
+) -> int:
+    """Quarantine rows, one entry per failed check, in one transaction; returns the number of rows."""
+    create_quarantine_schema(engine)
+    now = utcnow()
+    entries = [
+        {"source_table": settings.table, "row_id": int(row.row_id), "check_name": check, "reason": reason,
+         "quarantined_at": now, "flow_run": flow_run}
+        for row in flagged for check, reason in row.reasons
+    ]
+    if entries:
+        with engine.begin() as conn:
+            conn.execute(quarantine_table.insert(), entries)
+    return len({entry["row_id"] for entry in entries})
+
+
+def list_entries(
+    engine: sa.Engine, settings: Settings, include_released: bool = False, check: str | None = None,
+    limit: int | None = None,
+) -> list[QuarantineEntry]:
+    """Quarantine entries, newest first: active ones, or every one with ``include_released``."""
+    create_quarantine_schema(engine)
+    q, table = quarantine_table, examples_table(settings)
+    query = (
+        sa.select(q.c.id, q.c.row_id, q.c.check_name, q.c.reason, q.c.quarantined_at, q.c.flow_run,
+                  q.c.released_at, q.c.released_by, table.c[settings.text_column], table.c[settings.label_column])
+        .select_from(q.outerjoin(table, table.c[settings.id_column] == q.c.row_id))
+        .where(q.c.source_table == settings.table)
+        .order_by(q.c.quarantined_at.desc(), q.c.row_id, q.c.id)
+    )
+    if not include_released:
+        query = query.where(q.c.released_at.is_(None))
+    if check:
+        query = query.where(q.c.check_name == check)
+    if limit is not None:
+        query = query.limit(limit)
+    with engine.connect() as conn:
+        return [QuarantineEntry(int(r[0]), int(r[1]), *r[2:]) for r in conn.execute(query)]
+
+
+def release(engine: sa.Engine, settings: Settings, row_ids: Sequence[int], by: str) -> ReleaseResult:
+    """Release rows from quarantine: their active entries are marked released (never deleted), and the
+    next run pulls them again and no longer quarantines them for those checks."""
+    create_quarantine_schema(engine)
+    q, now = quarantine_table, utcnow()
+    wanted = list(dict.fromkeys(int(i) for i in row_ids))
+    released: dict[int, list[str]] = {}
+    with engine.begin() as conn:
+        for start in range(0, len(wanted), _IN_CHUNK):
+            chunk = wanted[start:start + _IN_CHUNK]
+            active = (q.c.source_table == settings.table) & q.c.row_id.in_(chunk) & q.c.released_at.is_(None)
+            for row_id, check in conn.execute(sa.select(q.c.row_id, q.c.check_name).where(active)):
+                released.setdefault(int(row_id), []).append(check)
+            conn.execute(q.update().where(active).values(released_at=now, released_by=by))
+    return ReleaseResult(released={row: tuple(checks) for row, checks in released.items()},
+                         unknown=tuple(i for i in wanted if i not in released))
+
+
+def released_checks(engine: sa.Engine, settings: Settings, row_ids: Iterable[int]) -> dict[int, set[str]]:
+    """For rows a person released, the checks they were released from (a check then does not
+    quarantine the row again)."""
+    create_quarantine_schema(engine)
+    q = quarantine_table
+    wanted = {int(i) for i in row_ids}
+    # Released entries are few next to a batch (which may hold a million rows): read them all once
+    # rather than asking about every row of the batch.
+    query = sa.select(q.c.row_id, q.c.check_name).where(q.c.source_table == settings.table,
+                                                        q.c.released_at.is_not(None))
+    found: dict[int, set[str]] = {}
+    with engine.connect() as conn:
+        for row_id, check in conn.execute(query):
+            if int(row_id) in wanted:
+                found.setdefault(int(row_id), set()).add(check)
+    return found
+
+
+def pending_released_ids(engine: sa.Engine, settings: Settings, lineage: Collection[int]) -> list[int]:
+    """Released rows (with no active entry) that no version of ``lineage`` has trained on yet."""
+    create_quarantine_schema(engine)
+    q, active, trained = quarantine_table, quarantine_table.alias("active"), released_training_table
+    still_held = sa.exists().where(active.c.source_table == q.c.source_table, active.c.row_id == q.c.row_id,
+                                   active.c.released_at.is_(None))
+    query = sa.select(q.c.row_id).where(q.c.source_table == settings.table, q.c.released_at.is_not(None),
+                                        ~still_held).distinct()
+    if lineage:
+        seen = sa.exists().where(trained.c.source_table == q.c.source_table, trained.c.row_id == q.c.row_id,
+                                 trained.c.version.in_([int(v) for v in lineage]))
+        query = query.where(~seen)
+    with engine.connect() as conn:
+        return sorted(int(row_id) for row_id in conn.execute(query).scalars())
+
+
+def with_released_rows(engine: sa.Engine, settings: Settings, batch: LabeledBatch,
+                       lineage: Collection[int]) -> LabeledBatch:
+    """The batch plus the released rows behind its watermark that the champion's lineage has not
+    trained on. Rows past the watermark are in the pull already; before the first champion every
+    row is."""
+    if batch.after is None:
+        return batch
+    pending = pending_released_ids(engine, settings, lineage)
+    if not pending:
+        return batch
+    rows = rows_by_id(engine, settings, pending)
+    behind = pd.Series([(pd.Timestamp(at).to_pydatetime(), int(i)) <= (batch.after.labeled_at, batch.after.id)
+                        for at, i in zip(rows["labeled_at"], rows["id"], strict=True)], dtype=bool, index=rows.index)
+    rows = rows[behind & ~rows["id"].isin(batch.frame["id"])]
+    if rows.empty:
+        return batch
+    frame = pd.concat([rows, batch.frame], ignore_index=True).sort_values(["labeled_at", "id"], ignore_index=True)
+    # Released rows do not move the watermark: with nothing new, the window ends where it began.
+    return replace(batch, frame=frame, end=batch.end or batch.after,
+                   released_ids=tuple(sorted({*batch.released_ids, *map(int, rows["id"])})))
+
+
+def record_training(engine: sa.Engine, settings: Settings, row_ids: Iterable[int], version: int) -> int:
+    """Note that model ``version`` was trained (or scored) on these released rows; returns how many were new."""
+    create_quarantine_schema(engine)
+    t, now = released_training_table, utcnow()
+    ids = sorted({int(i) for i in row_ids})
+    added = 0
+    with engine.begin() as conn:
+        for start in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[start:start + _IN_CHUNK]
+            known = set(conn.execute(sa.select(t.c.row_id).where(
+                t.c.source_table == settings.table, t.c.version == version, t.c.row_id.in_(chunk))).scalars())
+            new = [{"source_table": settings.table, "row_id": i, "version": version, "recorded_at": now}
+                   for i in chunk if i not in known]
+            if new:
+                conn.execute(t.insert(), new)
+                added += len(new)
+    return added
+
+
+def counts_by_check(engine: sa.Engine, settings: Settings, flow_run: str | None = None) -> dict[str, int]:
+    """Active entries per check (of one flow run, if given), most first."""
+    create_quarantine_schema(engine)
+    q = quarantine_table
+    query = (sa.select(q.c.check_name, sa.func.count()).where(q.c.source_table == settings.table,
+                                                               q.c.released_at.is_(None))
+             .group_by(q.c.check_name))
+    if flow_run is not None:
+        query = query.where(q.c.flow_run == flow_run)
+    with engine.connect() as conn:
+        counts = {check: int(n) for check, n in conn.execute(query)}
+    return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
