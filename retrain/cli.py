@@ -6,7 +6,11 @@
     retrain status                   the champion and the rows waiting for it
     retrain history                  every version and every promotion
     retrain predict "text" ...       classify texts with the champion
+    retrain quarantine list          rows a data check quarantined, with the reason
+    retrain quarantine release ID..  put quarantined rows back into the next pull
     retrain demo                     the end-to-end demo on real tweets
+    retrain serve                    serve the weekly deployment to a Prefect server
+    retrain alerts setup             notify on a failed data check or a failed run
 """
 
 from __future__ import annotations
@@ -96,14 +100,15 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from models import registry
-    from retrain.store import count_rows_after
+    from retrain.store import count_rows_after, quarantined_ids
 
     settings = _settings()
     engine = _engine(settings)
     current = registry.champion(engine)
     waiting = count_rows_after(engine, settings, current.watermark if current else None)
+    held = f"rows in quarantine: {len(quarantined_ids(engine, settings))} (`retrain quarantine list`)"
     if current is None:
-        print(f"no champion yet; {waiting} labeled rows wait for the first run (`retrain run`)")
+        print(f"no champion yet; {waiting} labeled rows wait for the first run (`retrain run`)\n{held}")
         return 0
     print(f"champion: version {current.version} (trained {current.created_at:%Y-%m-%d %H:%M} UTC, "
           f"parent {current.parent_version or '-'}, base {current.base_model})")
@@ -111,6 +116,7 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"(test-set hash {current.test_set_hash[:12]})")
     print(f"watermark: labeled_at {current.watermark.labeled_at}, id {current.watermark.id}")
     print(f"rows waiting since the watermark: {waiting}")
+    print(held)
     return 0
 
 
@@ -164,6 +170,81 @@ def cmd_predict(args: argparse.Namespace) -> int:
     classifier = open_version(current.artifact_uri, current.artifact_sha256, settings.cache_dir)
     for text, (label, probability) in zip(args.texts, predict_labels(classifier, args.texts), strict=True):
         print(f"{label}\t{probability:.3f}\t{text}")
+    return 0
+
+
+def cmd_quarantine(args: argparse.Namespace) -> int:
+    import getpass
+
+    from validation import quarantine
+
+    settings = _settings()
+    engine = _engine(settings)
+    if args.action == "release":
+        result = quarantine.release(engine, settings, args.ids, by=args.by or f"{getpass.getuser()} (cli)")
+        for row_id, checks in result.released.items():
+            print(f"released row {row_id} ({', '.join(checks)}): the next run pulls it again")
+        for row_id, checks in result.will_be_quarantined_again().items():
+            print(f"  note: row {row_id} failed {', '.join(checks)}, which no release exempts from; "
+                  "the next run quarantines it again unless the row itself is fixed")
+        for row_id in result.unknown:
+            print(f"row {row_id} is not quarantined (see `retrain quarantine list --all`)", file=sys.stderr)
+        return 0 if result.released or not result.unknown else 1
+    entries = quarantine.list_entries(engine, settings, include_released=args.all, check=args.check,
+                                      limit=args.limit)
+    rows = len({entry.row_id for entry in entries})
+    print(f"{rows} rows{' (released ones too)' if args.all else ' in quarantine'}, {len(entries)} entries"
+          f"{f' (first {args.limit})' if args.limit and len(entries) == args.limit else ''}")
+    if entries:
+        print(f"{'row id':>8} {'check':<20} {'quarantined (UTC)':<17} {'released':<17} reason | label | text")
+    for e in entries:
+        released = f"{e.released_at:%Y-%m-%d %H:%M}" if e.released_at else "-"
+        text = "(row no longer in the table)" if e.text is None else repr(e.text[:60])
+        print(f"{e.row_id:>8} {e.check_name:<20} {e.quarantined_at:%Y-%m-%d %H:%M}  {released:<17} "
+              f"{e.reason} | {e.label} | {text}")
+    return 0
+
+
+def _require_prefect_server() -> str:
+    """The Prefect API these commands talk to; refuse the throwaway one Prefect starts when none is set."""
+    from prefect.settings import PREFECT_API_URL
+
+    url = PREFECT_API_URL.value()
+    if not url:
+        raise SystemExit("retrain: no Prefect server configured: start one (`prefect server start`) and run "
+                         "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api` (see README)")
+    return url
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from deploy.deployments import serve
+
+    settings = _settings().with_overrides(schedule_cron=args.cron, schedule_timezone=args.timezone,
+                                          deployment_name=args.name, on_overlap=args.on_overlap)
+    url = _require_prefect_server()
+    print(f"serving deployment retrain/{settings.deployment_name} to {url}: cron {settings.schedule_cron!r} "
+          f"({settings.schedule_timezone}), one run at a time (a run triggered meanwhile "
+          f"{'is cancelled' if settings.on_overlap == 'cancel' else 'waits'}); Ctrl-C stops serving")
+    serve(settings)
+    return 0
+
+
+def cmd_alerts(args: argparse.Namespace) -> int:
+    from deploy.alerts import send_test_notification, setup_alerts
+
+    settings = _settings()
+    _require_prefect_server()
+    channel = "slack" if args.slack else "webhook" if args.webhook else "block"
+    result = setup_alerts(settings, channel, args.block)
+    print(f"notification block {result.block}")
+    for name, done in result.automations.items():
+        print(f"automation {name!r}: {done}")
+    if settings.alert_email_to:
+        print(f"email: failed or crashed deployment runs also email {', '.join(settings.alert_email_to)} "
+              f"through {settings.smtp_host or '(RETRAIN_SMTP_HOST is not set!)'}")
+    if args.send_test:
+        send_test_notification(result.block)
+        print("sent a test notification")
     return 0
 
 
@@ -228,6 +309,20 @@ def build_parser() -> argparse.ArgumentParser:
     rollback.add_argument("--reason", default="manual rollback", help="why, kept in the promotion history")
     rollback.add_argument("--by", help="who (default: the current user)")
 
+    held = commands.add_parser("quarantine", help="list quarantined rows, or release them into the next pull",
+                               description="Rows that fail a row-level data check are quarantined (never deleted) "
+                                           "and the rest of the batch trains. Release a row to put it back into "
+                                           "the next pull; the checks it was released from do not quarantine it "
+                                           "again.")
+    actions = held.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="quarantined rows with check, reason, label and text")
+    listing.add_argument("--all", action="store_true", help="released rows too")
+    listing.add_argument("--check", help="only this check's entries, e.g. encoding_garbage")
+    listing.add_argument("--limit", type=int, default=200, help="at most N entries (default 200)")
+    releasing = actions.add_parser("release", help="put rows back into the next pull")
+    releasing.add_argument("ids", type=int, nargs="+", metavar="ID", help="row ids (from `quarantine list`)")
+    releasing.add_argument("--by", help="who (default: the current user)")
+
     predict = commands.add_parser("predict", help="classify texts with the champion")
     predict.add_argument("texts", nargs="+", metavar="TEXT")
 
@@ -244,12 +339,40 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep-neutral", action="store_true",
                       help="three classes (negative/neutral/positive) instead of two")
     demo.add_argument("--verbose", action="store_true", help="also print each run's Prefect logs")
+
+    serve = commands.add_parser("serve", help="serve the weekly retraining deployment from this process",
+                                description="Register deployment retrain/NAME (weekly cron schedule, manual runs "
+                                            "from the Prefect UI, one run at a time) with the Prefect server at "
+                                            "PREFECT_API_URL and run its flow runs here until Ctrl-C.")
+    serve.add_argument("--cron", help="schedule (default RETRAIN_SCHEDULE_CRON, '0 3 * * 1': Monday 03:00)")
+    serve.add_argument("--timezone", help="IANA time zone of the schedule (default RETRAIN_SCHEDULE_TIMEZONE, UTC)")
+    serve.add_argument("--name", help="deployment name (default RETRAIN_DEPLOYMENT_NAME, weekly)")
+    serve.add_argument("--on-overlap", choices=["cancel", "wait"],
+                       help="a run triggered while one is active: cancelled (default) or waits its turn")
+
+    alerts = commands.add_parser("alerts", help="notify a person when a data check fails or a run fails",
+                                 description="Prefect Automations that notify through a notification block.")
+    alert_actions = alerts.add_subparsers(dest="action", required=True, metavar="ACTION")
+    setup = alert_actions.add_parser(
+        "setup", help="create or update the notification block and the two automations (idempotent)",
+        description="Saves a notification block (RETRAIN_ALERT_BLOCK) and creates, or updates, two Prefect "
+                    "Automations: one for a refused batch (event retrain.data-check.failed), one for any other "
+                    "failed or crashed run. Email goes out from the deployment's runs (RETRAIN_ALERT_EMAIL_TO, "
+                    "RETRAIN_SMTP_HOST), not through an automation.")
+    channel = setup.add_mutually_exclusive_group(required=True)
+    channel.add_argument("--slack", action="store_true", help="Slack incoming webhook RETRAIN_ALERT_SLACK_WEBHOOK_URL")
+    channel.add_argument("--webhook", action="store_true",
+                         help='POST {"text": ...} to RETRAIN_ALERT_WEBHOOK_URL (Mattermost, Rocket.Chat, your own)')
+    channel.add_argument("--block", metavar="TYPE/NAME",
+                         help="an existing notification block, e.g. ms-teams-webhook/ml-team")
+    setup.add_argument("--send-test", action="store_true", help="then send one test message through the block")
     return parser
 
 
 HANDLERS = {
     "init": cmd_init, "import": cmd_import, "run": cmd_run, "status": cmd_status,
     "history": cmd_history, "rollback": cmd_rollback, "predict": cmd_predict, "demo": cmd_demo,
+    "quarantine": cmd_quarantine, "serve": cmd_serve, "alerts": cmd_alerts,
 }
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_MODEL = "minilm"
@@ -96,6 +96,84 @@ class Settings(BaseSettings):
         description="Where model versions are stored: a folder or any fsspec URL (s3://...); default home/models.",
     )
 
+    # --- data checks and quarantine (validation/) ----------------------------------------
+    max_quarantine_share: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="Largest share of a batch row checks may quarantine; above it the run fails instead.",
+    )
+    min_confidence: float = Field(
+        default=0.35, ge=0.0, le=1.0,
+        description="Rows whose annotator confidence is below this are quarantined (when the column is mapped).",
+    )
+    max_garbage_share: float = Field(
+        default=0.2, ge=0.0, le=1.0,
+        description="Largest share of a text's characters that may be encoding garbage (mojibake, U+FFFD).",
+    )
+    max_control_share: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="Largest share of a text's characters that may be control characters."
+    )
+    length_outlier_factor: float = Field(
+        default=10.0, gt=0.0, description="Texts longer than this times the stored rows' median length are quarantined."
+    )
+    max_label_kl: float = Field(
+        default=0.1, ge=0.0, description="Largest KL divergence of a batch's label shares from the champion's data."
+    )
+    min_class_share: float = Field(default=0.0, ge=0.0, le=1.0, description="Smallest share of a batch per label.")
+    max_class_share: float = Field(default=0.9, ge=0.0, le=1.0, description="Largest share of a batch per label.")
+    check_severity: dict[str, Literal["quarantine", "warn", "fail", "off"]] = Field(
+        default_factory=dict,
+        description="Per-check severity overrides, e.g. '{\"label_drift\": \"warn\"}' (see README, data checks).",
+    )
+
+    # --- the Prefect deployment and its alerts (deploy/) ----------------------------------
+    deployment_name: str = Field(
+        default="weekly", min_length=1, description="Name of the deployment of flow 'retrain' (retrain/NAME)."
+    )
+    schedule_cron: str = Field(default="0 3 * * 1", description="When the deployment runs (cron; Monday 03:00).")
+    schedule_timezone: str = Field(default="UTC", description="IANA time zone the cron schedule is read in.")
+    on_overlap: Literal["cancel", "wait"] = Field(
+        default="cancel",
+        description="A run triggered while another run of the deployment is active: cancelled, or waits its turn.",
+    )
+    alert_block: str = Field(
+        default="retrain-alerts", min_length=1,
+        description="Name of the notification block `retrain alerts setup` saves.",
+    )
+    alert_slack_webhook_url: SecretStr | None = Field(
+        default=None, description="Slack incoming webhook for `retrain alerts setup --slack` (kept secret)."
+    )
+    alert_webhook_url: SecretStr | None = Field(
+        default=None, description="Any HTTP endpoint for `retrain alerts setup --webhook`: POSTs {\"text\": ...}."
+    )
+    alert_email_to: list[str] = Field(
+        default_factory=list, description="Addresses a failed or crashed deployment run emails (JSON list)."
+    )
+    alert_email_from: str = Field(default="retrain@localhost", description="Sender of the alert emails.")
+    smtp_host: str | None = Field(default=None, description="SMTP server the alert emails go through.")
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_username: str | None = Field(default=None)
+    smtp_password: SecretStr | None = Field(default=None)
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection with STARTTLS.")
+
+    @field_validator("schedule_timezone")
+    @classmethod
+    def _timezone_exists(cls, name: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError) as error:
+            raise ValueError(f"RETRAIN_SCHEDULE_TIMEZONE {name!r} is not an IANA time zone") from error
+        return name
+
+    @field_validator("schedule_cron")
+    @classmethod
+    def _cron_has_five_fields(cls, cron: str) -> str:
+        # The full check (ranges, names) is Prefect's, when the deployment is built.
+        if len(cron.split()) != 5:
+            raise ValueError(f"RETRAIN_SCHEDULE_CRON {cron!r} needs five fields: minute hour day month weekday")
+        return cron
+
     @field_validator("labels")
     @classmethod
     def _labels_are_distinct(cls, labels: list[str]) -> list[str]:
@@ -112,6 +190,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"RETRAIN_MIN_TEXT_CHARS ({self.min_text_chars}) exceeds "
                 f"RETRAIN_MAX_TEXT_CHARS ({self.max_text_chars})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _class_shares_are_ordered(self) -> Settings:
+        if self.min_class_share > self.max_class_share:
+            raise ValueError(
+                f"RETRAIN_MIN_CLASS_SHARE ({self.min_class_share}) exceeds "
+                f"RETRAIN_MAX_CLASS_SHARE ({self.max_class_share})"
             )
         return self
 

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from prefect import get_run_logger, task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
 from models.artifacts import open_version
@@ -73,10 +74,17 @@ def fine_tune_challenger(
     classifier = starting_point(settings, champion, batch)
     rows = batch.training_rows
 
+    # A progress bar on the run's page in the Prefect UI, moved after every epoch.
+    progress = create_progress_artifact(0.0, key="fine-tuning-progress",
+                                        description=f"Fine-tuning on {len(rows)} rows: starting")
+
     def log_epoch(report: EpochReport) -> None:
         stop = "" if report.early_stopping_loss is None else f", early-stopping loss {report.early_stopping_loss:.4f}"
         logger.info("epoch %d/%d: train loss %.4f%s (%.0f s)", report.epoch, report.epochs,
                     report.train_loss, stop, report.seconds)
+        update_progress_artifact(progress, 100.0 * report.epoch / report.epochs,
+                                 description=f"Fine-tuning on {len(rows)} rows: epoch {report.epoch}/{report.epochs}, "
+                                             f"train loss {report.train_loss:.4f}{stop}")
 
     logger.info("fine-tuning %s on %d rows, sequence length %d",
                 f"champion v{champion.version}" if champion else settings.base_model, len(rows),
@@ -88,6 +96,8 @@ def fine_tune_challenger(
         logger.info("resumed from the checkpoint of epoch %d instead of starting over", result.resumed_from_epoch)
     logger.info("fine-tuned in %.0f s (%.1f examples/s), best epoch %d", result.seconds,
                 result.examples_per_second, result.best_epoch)
+    update_progress_artifact(progress, 100.0, description=f"Fine-tuned on {len(rows)} rows in {result.seconds:.0f} s, "
+                                                          f"best epoch {result.best_epoch}")
     return Challenger(classifier=classifier, training=result,
                       parent_version=champion.version if champion else None,
                       base_model=champion.base_model if champion else settings.base_model,

@@ -130,3 +130,77 @@ def flow_settings(tiny_base_model: str, monkeypatch: pytest.MonkeyPatch):
     settings = Settings()
     create_schema(connect(settings), settings)
     return settings
+
+
+@pytest.fixture
+def make_champion():
+    """Register a model version with a data window and point the champion at it, without training.
+
+    For tests of the data checks and the quarantine, which read only the champion's watermark and
+    lineage: ``make_champion(settings, window_end, parent=None, promote=True)``.
+    """
+    from models import registry
+    from retrain.store import connect
+
+    def make(settings, window_end, parent: int | None = None, promote: bool = True) -> registry.ModelVersion:
+        engine = connect(settings)
+        registry.create_registry_schema(engine)
+        version = registry.register_version(engine, registry.NewVersion(
+            base_model="none (a test stand-in)", artifact_uri="file:///nonexistent", artifact_sha256="0" * 64,
+            labels=tuple(settings.labels), sequence_length=32, window_after=None, window_end=window_end,
+            new_rows=0, train_rows=0, test_rows=0, test_set_hash="", accuracy=0.5, metrics={},
+            decision=registry.PROMOTED if promote else registry.REJECTED, reason="test", triggered_by="test",
+            parent_version=parent,
+        ))
+        if promote:
+            registry.switch_champion(engine, version.version, registry.champion_version(engine), "test", "test")
+        return version
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def live_prefect_server(tmp_path_factory: pytest.TempPathFactory):
+    """A real `prefect server` on a free loopback port (PREFECT_HOME in a temporary folder), stopped at the end."""
+    from tests.prefect_server import PrefectServer
+
+    server = PrefectServer.start(tmp_path_factory.mktemp("prefect-server"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def tiny_run_env(tiny_base_model: str) -> dict[str, str]:
+    """RETRAIN_ variables for fast runs on the tiny BERT, for processes the tests start (as `flow_settings`)."""
+    return {
+        "RETRAIN_BASE_MODEL": tiny_base_model, "RETRAIN_LEARNING_RATE": "1e-3", "RETRAIN_EPOCHS": "8",
+        "RETRAIN_EARLY_STOPPING_FRACTION": "0", "RETRAIN_MIN_NEW_ROWS": "20", "RETRAIN_BATCH_SIZE": "16",
+        "RETRAIN_MAX_SEQUENCE_LENGTH": "32",
+    }
+
+
+@pytest.fixture(scope="session")
+def retrain_served(live_prefect_server, tiny_run_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
+    """`retrain serve` against the live server, on its own database, serving deployment retrain/test.
+
+    Shared by the deployment and the alert tests (one TensorFlow start-up, not two); each test adds
+    rows of its own and asserts on what changed, so the order they run in does not matter.
+    """
+    from models.registry import create_registry_schema
+    from retrain.settings import Settings
+    from retrain.store import connect, create_schema
+    from tests.prefect_server import Served
+
+    folder = tmp_path_factory.mktemp("served")
+    env = {**tiny_run_env, "RETRAIN_HOME": str(folder / "home"), "RETRAIN_DEPLOYMENT_NAME": "test",
+           "RETRAIN_SCHEDULE_TIMEZONE": "Europe/Berlin"}
+    settings = Settings(**{key.removeprefix("RETRAIN_").lower(): value for key, value in env.items()})
+    create_schema(connect(settings), settings)
+    create_registry_schema(connect(settings))
+    served = Served.start(live_prefect_server, folder, env, settings)
+    try:
+        yield served
+    finally:
+        served.stop()
