@@ -258,6 +258,19 @@ def _position(table: sa.Table, settings: Settings) -> sa.Tuple:
     return sa.tuple_(table.c[settings.labeled_at_column], table.c[settings.id_column])
 
 
+def _mark(table: sa.Table, settings: Settings, mark: Watermark) -> sa.Tuple:
+    """A watermark as a (labeled_at, id) position to compare ``_position`` with.
+
+    The time is read back from the watermark's own row when it still exists: SQLite stores times
+    as text, and a team's table may write them without microseconds ('2026-01-05 09:00:00'), which
+    sorts before the bound '2026-01-05 09:00:00.000000' and would skip rows tied with the watermark.
+    Comparing the column with a value from the same column is exact in every format.
+    """
+    at, row_id = table.c[settings.labeled_at_column], table.c[settings.id_column]
+    stored = sa.select(at).where(row_id == sa.literal(mark.id)).scalar_subquery()
+    return sa.tuple_(sa.func.coalesce(stored, sa.literal(mark.labeled_at, type_=at.type)), sa.literal(mark.id))
+
+
 def pull_query(table: sa.Table, settings: Settings, after: Watermark | None, limit: int | None = None) -> sa.Select:
     """The incremental pull: a seek on the (labeled_at, id) index past the watermark."""
     query = sa.select(*_selected(table, settings)).order_by(
@@ -265,7 +278,7 @@ def pull_query(table: sa.Table, settings: Settings, after: Watermark | None, lim
     )
     if after is not None:
         position = _position(table, settings)
-        query = query.where(position > sa.tuple_(sa.literal(after.labeled_at), sa.literal(after.id)))
+        query = query.where(position > _mark(table, settings, after))
     return query if limit is None else query.limit(limit)
 
 
@@ -294,7 +307,7 @@ def count_rows_after(engine: sa.Engine, settings: Settings, after: Watermark | N
     query = sa.select(sa.func.count()).select_from(table)
     if after is not None:
         query = query.where(
-            _position(table, settings) > sa.tuple_(sa.literal(after.labeled_at), sa.literal(after.id))
+            _position(table, settings) > _mark(table, settings, after)
         )
     with engine.connect() as conn:
         return int(conn.execute(query).scalar_one())
@@ -303,7 +316,7 @@ def count_rows_after(engine: sa.Engine, settings: Settings, after: Watermark | N
 def held_out_set(engine: sa.Engine, settings: Settings, up_to: Watermark) -> HeldOutSet:
     """All held-out rows labeled up to ``up_to``: the snapshot both models are scored on."""
     table = _require_columns(engine, settings)
-    within = _position(table, settings) <= sa.tuple_(sa.literal(up_to.labeled_at), sa.literal(up_to.id))
+    within = _position(table, settings) <= _mark(table, settings, up_to)
     split = table.c[settings.split_column] if settings.split_column else sa.null()
     with engine.connect() as conn:
         candidates = conn.execute(sa.select(table.c[settings.id_column], split).where(within)).all()
@@ -329,7 +342,7 @@ def rows_up_to(engine: sa.Engine, settings: Settings, up_to: Watermark) -> pd.Da
     What a new batch is compared with for duplicates, held-out leakage and label drift.
     """
     table = _require_columns(engine, settings)
-    within = _position(table, settings) <= sa.tuple_(sa.literal(up_to.labeled_at), sa.literal(up_to.id))
+    within = _position(table, settings) <= _mark(table, settings, up_to)
     with engine.connect() as conn:
         frame = _as_frame(conn.execute(sa.select(*_selected(table, settings)).where(within)).all(), settings)
     held = quarantined_ids(engine, settings)

@@ -338,3 +338,27 @@ def test_the_incremental_pull_seeks_on_the_watermark_index_in_postgresql(postgre
     assert re.search(r"Index Cond: \(ROW\(labeled_at, id\) > ROW\(", plan), plan
     assert "Seq Scan" not in plan and "Filter:" not in plan, plan
     assert len(pulled) == 49
+
+
+def test_a_sqlite_team_table_with_second_resolution_text_times_never_skips_rows_tied_with_the_watermark(
+    tmp_path,
+) -> None:
+    # Written by another program: times as text without microseconds, as sqlite3's CURRENT_TIMESTAMP does.
+    url = f"sqlite:///{tmp_path / 'team.db'}"
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE team_reviews (review_id INTEGER PRIMARY KEY, body TEXT NOT NULL, "
+                             "sentiment TEXT NOT NULL, reviewed_at TIMESTAMP NOT NULL)")
+        for row_id, stamp in [(1, "2026-01-05 09:00:00"), (2, "2026-01-05 09:00:00"), (3, "2026-01-05 09:00:00"),
+                              (4, "2026-01-05 09:00:01")]:
+            conn.exec_driver_sql("INSERT INTO team_reviews VALUES (?, ?, 'positive', ?)", (row_id, f"text {row_id}",
+                                                                                           stamp))
+    engine.dispose()
+    settings = team_settings(url)
+    engine = connect(settings)
+
+    first = pull_new_rows(engine, settings, None, limit=2)
+    assert first.frame["id"].tolist() == [1, 2]
+    assert pull_ids(settings, first.end) == [3, 4]  # row 3 shares the watermark's second
+    assert count_rows_after(engine, settings, first.end) == 2
+    assert set(held_out_set(engine, settings, first.end).frame["id"]) <= {1, 2}
