@@ -18,7 +18,7 @@ from tasks.checks import add_released_rows, record_released_rows, validate_new_r
 from tasks.data import load_held_out_set, pull_new_rows, read_champion
 from tasks.evaluation import score_challenger, score_champion
 from tasks.promotion import Scores, decide_promotion, promote_challenger, register_challenger
-from tasks.report import RunReport, publish_report
+from tasks.report import RunReport, publish_report, timed
 from tasks.training import fine_tune_challenger
 
 
@@ -40,36 +40,43 @@ def retrain(
     )
     logger = get_run_logger()
 
-    champion = read_champion(settings)
-    batch = pull_new_rows(settings, champion.watermark if champion else None)
-    batch = add_released_rows(settings, champion, batch)
-    checked = validate_new_rows(settings, batch)  # quarantines rows that fail row checks
+    steps: dict[str, float] = {}  # wall seconds per step, for the report
+
+    with timed(steps, "pull"):
+        champion = read_champion(settings)
+        batch = pull_new_rows(settings, champion.watermark if champion else None)
+        batch = add_released_rows(settings, champion, batch)
+    with timed(steps, "data checks"):
+        checked = validate_new_rows(settings, batch)  # quarantines rows that fail row checks
     batch, checks = checked.batch, checked.report
     if batch.end is None:  # only reachable with min_new_rows=0
         raise ValueError(f"no rows labeled after {batch.after}: nothing to train on")
-    held_out = load_held_out_set(settings, batch.end)
+    with timed(steps, "pull"):
+        held_out = load_held_out_set(settings, batch.end)
 
-    challenger = fine_tune_challenger(settings, champion, batch)
+    with timed(steps, "fine-tune"):
+        challenger = fine_tune_challenger(settings, champion, batch)
     truth = held_out.frame["label"].tolist()
-    scores = Scores(
-        truth=truth,
-        challenger=score_challenger(challenger.classifier, held_out),
-        champion=score_champion(settings, champion, held_out) if champion else None,
-        baseline=majority_baseline(truth, challenger.classifier.labels),
-    )
+    with timed(steps, "score challenger"):
+        challenger_scores = score_challenger(settings, challenger.classifier, held_out)
+    with timed(steps, "score champion"):  # only held-out rows it has no recorded prediction for
+        champion_scores = score_champion(settings, champion, held_out) if champion else None
+    scores = Scores(truth=truth, challenger=challenger_scores, champion=champion_scores,
+                    baseline=majority_baseline(truth, challenger.classifier.labels))
 
     decision = decide_promotion(settings, scores)
-    version = register_challenger(settings, challenger, batch, held_out, scores, decision,
-                                  dry_run, triggered_by)
-    if batch.released_ids:
-        record_released_rows(settings, batch, version)
-    promoted = False
-    if decision.promote and dry_run:
-        logger.info("dry run: version %d would be promoted, champion left as is", version.version)
-    elif decision.promote:
-        promotion = promote_challenger(settings, version, champion.version if champion else None,
-                                       actor=triggered_by)
-        promoted = promotion is not None
+    with timed(steps, "register and promote"):
+        version = register_challenger(settings, challenger, batch, held_out, scores, decision,
+                                      dry_run, triggered_by)
+        if batch.released_ids:
+            record_released_rows(settings, batch, version)
+        promoted = False
+        if decision.promote and dry_run:
+            logger.info("dry run: version %d would be promoted, champion left as is", version.version)
+        elif decision.promote:
+            promotion = promote_challenger(settings, version, champion.version if champion else None,
+                                           actor=triggered_by)
+            promoted = promotion is not None
 
     report = RunReport(
         rows_pulled=checks.row_count, rows_trained=len(batch.training_rows),  # pulled: quarantined rows too
@@ -84,6 +91,7 @@ def retrain(
         else "another run switched the champion first; this challenger was not promoted",
         train_seconds=challenger.training.seconds,
         examples_per_second=challenger.training.examples_per_second,
+        step_seconds={name: round(seconds, 2) for name, seconds in steps.items()},
     )
     publish_report(report, scores.challenger.metrics, scores.champion.metrics if scores.champion else None,
                    decision.paired)

@@ -61,6 +61,6 @@ def fetch_version(uri: str, sha256: str, cache: Path) -> Path:
     return folder
 
 
-def open_version(uri: str, sha256: str, cache: Path) -> Classifier:
-    """Load a stored version, refusing it when its content does not match ``sha256``."""
-    return load_classifier(fetch_version(uri, sha256, cache), expected_sha256=sha256)
+def open_version(uri: str, sha256: str, cache: Path, dtype: str = "float32") -> Classifier:
+    """Load a stored version to compute in ``dtype``, refusing it when its content does not match ``sha256``."""
+    return load_classifier(fetch_version(uri, sha256, cache), expected_sha256=sha256, dtype=dtype)

@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import warnings
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,6 +39,9 @@ INPUT_SIGNATURE = {
 }
 
 
+_LOGITS_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 class ArtifactIntegrityError(ValueError):
     """A model folder's content does not match the sha256 recorded for it."""
 
@@ -56,12 +61,15 @@ class Classifier:
 
 
 def build_classifier(
-    base_model: str, labels: tuple[str, ...], sequence_length: int, seed: int = 1337
+    base_model: str, labels: tuple[str, ...], sequence_length: int, seed: int = 1337, dtype: str = "float32"
 ) -> Classifier:
-    """A new classifier on a base model, with a freshly initialised head for ``labels``."""
+    """A new classifier on a base model, with a freshly initialised head for ``labels``.
+
+    ``dtype`` is a Keras dtype policy name (``models.hardware.resolve_precision`` picks one).
+    """
     source = resolve_base_model(base_model)
     keras.utils.set_random_seed(seed)
-    backbone = keras_hub.models.BertBackbone.from_preset(source)
+    backbone = keras_hub.models.BertBackbone.from_preset(source, dtype=dtype)
     tokenizer = keras_hub.models.BertTokenizer.from_preset(source)
     if sequence_length > backbone.max_sequence_length:
         raise ValueError(
@@ -106,8 +114,9 @@ def save_classifier(classifier: Classifier, folder: str | Path) -> str:
     return folder_sha256(folder)
 
 
-def load_classifier(folder: str | Path, expected_sha256: str | None) -> Classifier:
-    """Load a saved classifier, refusing it when its files do not match ``expected_sha256``."""
+def load_classifier(folder: str | Path, expected_sha256: str | None, dtype: str = "float32") -> Classifier:
+    """Load a saved classifier to compute in ``dtype``, refusing it when its files do not match
+    ``expected_sha256``. The weights are float32 whatever the policy it was trained in."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"model folder {folder} does not exist")
@@ -123,24 +132,37 @@ def load_classifier(folder: str | Path, expected_sha256: str | None) -> Classifi
     # silenced is Keras noting that the preset (by design) holds no optimizer state.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
-        task = keras_hub.models.TextClassifier.from_preset(str(folder))
+        # The dtype is always given: KerasHub cannot read back a saved mixed policy on its own.
+        task = keras_hub.models.TextClassifier.from_preset(str(folder), dtype=dtype)
     preprocessor = task.preprocessor
     task.preprocessor = None
     return Classifier(task=task, tokenizer=preprocessor.tokenizer, labels=labels,
                       sequence_length=int(preprocessor.sequence_length))
 
 
-def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 128) -> np.ndarray:
+def logits_function(model: keras.Model) -> Callable[[dict], tf.Tensor]:
+    """The model's float32 logits in inference mode, as one graph per model for every batch shape.
+
+    Cached, so scoring after fine-tuning reuses the graph the early-stopping passes traced and warmed.
+    """
+    function = _LOGITS_FUNCTIONS.get(model)
+    if function is None:
+        @tf.function(input_signature=[INPUT_SIGNATURE])
+        def function(inputs):
+            return tf.cast(model(inputs, training=False), tf.float32)
+
+        _LOGITS_FUNCTIONS[model] = function
+    return function
+
+
+def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
     """Class probabilities for every encoded row, in row order."""
-    model = classifier.task
-
-    @tf.function(input_signature=[INPUT_SIGNATURE])
-    def probabilities_of(inputs):
-        return tf.nn.softmax(model(inputs, training=False), axis=-1)
-
+    logits_of = logits_function(classifier.task)
     probabilities = np.zeros((len(encoded), len(classifier.labels)), dtype=np.float32)
     for inputs, index in batches(encoded, batch_size):
-        probabilities[index] = probabilities_of(inputs).numpy()
+        logits = logits_of(inputs).numpy()
+        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
+        probabilities[index] = exp / exp.sum(axis=1, keepdims=True)
     return probabilities
 
 

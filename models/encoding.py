@@ -8,7 +8,7 @@ the number of distinct shapes (and so graph retraces) small.
 >>> import numpy as np
 >>> encoded = Encoded(token_ids=[np.array([101, 7592, 102])], sequence_length=16)
 >>> [x["token_ids"].shape for x, _ in batches(encoded, batch_size=4)]
-[(1, 16)]
+[(1, 8)]
 """
 
 from __future__ import annotations
@@ -18,7 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-BUCKET = 16  # padded lengths are multiples of this
+# Padded lengths are multiples of this. On tweets, 8 instead of 16 halves the padding (13% of the
+# real tokens instead of 26%) and raised training and scoring throughput by about 10% on 2 cores;
+# each extra shape costs a fraction of a second, once per run.
+BUCKET = 8
 
 
 @dataclass(frozen=True)

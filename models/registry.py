@@ -15,7 +15,9 @@ True
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,6 +71,16 @@ promotions_table = sa.Table(
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
+)
+
+# What each version predicted for each held-out text: a run scores the champion only on held-out
+# rows it has not seen (the held-out set grows every week), and a promoted challenger's predictions
+# from its own run are already here. Keyed by text, not row id: the prediction depends on nothing else.
+predictions_table = sa.Table(
+    "retrain_predictions", _metadata,
+    sa.Column("version", _id_type, primary_key=True),
+    sa.Column("text_sha256", sa.String(64), primary_key=True),
+    sa.Column("label", sa.String(200), nullable=False),
 )
 
 PROMOTED, REJECTED, DRY_RUN = "promoted", "rejected", "dry-run"
@@ -278,3 +290,36 @@ def rollback(engine: sa.Engine, actor: str, reason: str, to_version: int | None 
     if target == current:
         raise ValueError(f"version {target} is already the champion")
     return switch_champion(engine, target, expected=current, actor=actor, reason=f"rollback: {reason}")
+
+
+def cached_predictions(engine: sa.Engine, version: int, text_keys: Iterable[str]) -> dict[str, str]:
+    """The labels ``version`` predicted earlier for any of these texts (by ``text_key``)."""
+    wanted = list(dict.fromkeys(text_keys))
+    found: dict[str, str] = {}
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), 500):  # bounded IN lists: SQLite caps bound parameters
+            rows = conn.execute(sa.select(predictions_table.c.text_sha256, predictions_table.c.label).where(
+                predictions_table.c.version == version,
+                predictions_table.c.text_sha256.in_(wanted[start:start + 500])))
+            found.update({key: label for key, label in rows})
+    return found
+
+
+def record_predictions(engine: sa.Engine, version: int, predictions: Mapping[str, str]) -> int:
+    """Remember what ``version`` predicted for these texts (``text_key`` -> label); return rows added."""
+    known = cached_predictions(engine, version, predictions)
+    fresh = {key: label for key, label in predictions.items() if key not in known}
+    if fresh:
+        with engine.begin() as conn:
+            conn.execute(predictions_table.insert(),
+                         [{"version": version, "text_sha256": key, "label": label} for key, label in fresh.items()])
+    return len(fresh)
+
+
+def text_key(text: str) -> str:
+    """The key a text's cached prediction is stored under.
+
+    >>> text_key("hello")[:12]
+    '2cf24dba5fb0'
+    """
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

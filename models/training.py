@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.classifier import INPUT_SIGNATURE, Classifier
+from models.classifier import INPUT_SIGNATURE, Classifier, logits_function
 from models.encoding import Encoded, batches
 
 
@@ -144,13 +144,17 @@ def fine_tune(
     @tf.function(input_signature=[INPUT_SIGNATURE, tf.TensorSpec((None,), tf.int64)])
     def train_step(inputs, targets):
         with tf.GradientTape() as tape:
-            loss = loss_fn(targets, model(inputs, training=True))
+            # Under a mixed policy the logits are bfloat16; the loss is taken in float32.
+            loss = loss_fn(targets, tf.cast(model(inputs, training=True), tf.float32))
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
-    @tf.function(input_signature=[INPUT_SIGNATURE, tf.TensorSpec((None,), tf.int64)])
-    def loss_step(inputs, targets):
-        return loss_fn(targets, model(inputs, training=False)) * tf.cast(tf.shape(targets)[0], tf.float32)
+    logits_of = logits_function(model)  # the graph scoring uses later: traced once, here
+
+    def summed_loss(inputs, targets: np.ndarray) -> float:
+        logits = logits_of(inputs).numpy().astype(np.float64)
+        log_norm = np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1)) + logits.max(axis=1)
+        return float((log_norm - logits[np.arange(len(targets)), targets]).sum())
 
     optimizer.build(variables)
     reports: list[EpochReport] = []
@@ -179,8 +183,8 @@ def fine_tune(
         ]
         stop_loss = None
         if len(stop_idx):
-            total = sum(float(loss_step(inputs, stop_set[1][index]))
-                        for inputs, index in batches(stop_set[0], config.batch_size * 4))
+            total = sum(summed_loss(inputs, stop_set[1][index])
+                        for inputs, index in batches(stop_set[0], config.batch_size * 2))
             stop_loss = total / len(stop_idx)
         report = EpochReport(epoch, config.epochs, float(np.mean(losses)), stop_loss,
                              time.perf_counter() - epoch_started)

@@ -161,13 +161,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from models import registry
     from models.artifacts import open_version
     from models.classifier import predict_labels
+    from models.hardware import resolve_precision
 
     settings = _settings()
     current = registry.champion(_engine(settings))
     if current is None:
         print("no champion yet: run `retrain run` first", file=sys.stderr)
         return 1
-    classifier = open_version(current.artifact_uri, current.artifact_sha256, settings.cache_dir)
+    classifier = open_version(current.artifact_uri, current.artifact_sha256, settings.cache_dir,
+                              dtype=resolve_precision(settings.precision))
     for text, (label, probability) in zip(args.texts, predict_labels(classifier, args.texts), strict=True):
         print(f"{label}\t{probability:.3f}\t{text}")
     return 0

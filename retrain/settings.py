@@ -75,6 +75,11 @@ class Settings(BaseSettings):
         default=0.1, ge=0.0, lt=0.5, description="Share of the new training rows held back for early stopping."
     )
     seed: int = Field(default=1337)
+    precision: Literal["auto", "float32", "mixed_bfloat16"] = Field(
+        default="auto",
+        description="Compute precision: 'auto' uses mixed bfloat16 where the CPU or GPU multiplies bfloat16 natively.",
+    )
+    eval_batch_size: int = Field(default=64, ge=1, le=4096, description="Rows per batch when scoring.")
 
     # --- data checks and the promotion gate ---------------------------------------------
     min_new_rows: int = Field(default=50, ge=0, description="Fewest new rows a run will train on.")

@@ -87,6 +87,8 @@ def register_challenger(
         decision=outcome, reason=decision.reason, triggered_by=triggered_by,
         parent_version=challenger.parent_version,
     ))
+    # Next week, if promoted, it is the champion: it will be scored only on the new held-out rows.
+    registry.record_predictions(connect(settings), version.version, scores.challenger.by_text)
     if challenger.checkpoint_dir is not None:
         # Registered: a rerun must train anew on its own rows, never resume this job.
         shutil.rmtree(challenger.checkpoint_dir, ignore_errors=True)

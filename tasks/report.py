@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
@@ -32,6 +35,17 @@ class RunReport:
     reason: str
     train_seconds: float
     examples_per_second: float
+    step_seconds: dict[str, float] = field(default_factory=dict)  # wall time per step of the run
+
+
+@contextmanager
+def timed(steps: dict[str, float], name: str) -> Iterator[None]:
+    """Add the wall time of the block to ``steps[name]``."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        steps[name] = steps.get(name, 0.0) + time.perf_counter() - started
 
 
 def _metrics_rows(name: str, metrics: Metrics | None) -> list[str]:
@@ -55,6 +69,8 @@ def render_markdown(
         f"- data checks: {report.checks_passed}/{report.checks_total} passed",
         f"- held-out set: {report.held_out_rows} rows, content hash `{report.held_out_hash[:16]}`",
         f"- fine-tuning: {report.train_seconds:.0f} s, {report.examples_per_second:.1f} examples/s",
+        *([f"- time per step: {', '.join(f'{n} {s:.1f} s' for n, s in report.step_seconds.items())}"]
+          if report.step_seconds else []),
         "",
         "| model | held-out accuracy | per class |",
         "|---|---|---|",

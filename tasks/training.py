@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 from models.artifacts import open_version
 from models.classifier import Classifier, build_classifier
 from models.encoding import choose_sequence_length, token_lengths
+from models.hardware import resolve_precision
 from models.registry import ModelVersion
 from models.training import EpochReport, TrainingConfig, TrainingResult, fine_tune
 from retrain.settings import Settings
@@ -50,9 +51,11 @@ def starting_point(settings: Settings, champion: ModelVersion | None, batch: Lab
                 f"RETRAIN_LABELS {settings.labels} differ from the champion's {list(champion.labels)}"
                 f" (version {champion.version}); a new label set needs a new database or a rollback"
             )
-        return open_version(champion.artifact_uri, champion.artifact_sha256, settings.cache_dir)
+        return open_version(champion.artifact_uri, champion.artifact_sha256, settings.cache_dir,
+                            dtype=resolve_precision(settings.precision))
     classifier = build_classifier(settings.base_model, tuple(settings.labels),
-                                  sequence_length=settings.max_sequence_length, seed=settings.seed)
+                                  sequence_length=settings.max_sequence_length, seed=settings.seed,
+                                  dtype=resolve_precision(settings.precision))
     # The length is chosen once, from the first data, and kept by every descendant.
     lengths = token_lengths(classifier.tokenizer, batch.training_rows["text"].tolist())
     classifier.sequence_length = choose_sequence_length(lengths, settings.max_sequence_length)

@@ -100,3 +100,21 @@ def test_interrupted_fine_tuning_resumes_from_its_last_checkpoint(tmp_path, tiny
                        checkpoint_dir=tmp_path / "ckpt")
     assert result.resumed_from_epoch == 2 and trained_epochs == [3, 4] and result.epochs_run == 4
     assert [r.epoch for r in result.epochs] == [1, 2, 3, 4]
+
+
+def test_mixed_bfloat16_learns_and_its_artifact_loads_in_either_precision(tmp_path, tiny_base_model):
+    classifier = build_classifier(tiny_base_model, LABELS, sequence_length=32, seed=1, dtype="mixed_bfloat16")
+    rows = sentiment_rows(240, seed=1)
+    fine_tune(classifier, [t for t, _ in rows], [label for _, label in rows],
+              TrainingConfig(epochs=10, batch_size=16, learning_rate=1e-3, seed=1, early_stopping_fraction=0.0))
+    held_out = sentiment_rows(100, seed=99)
+    assert classifier.task.backbone.dtype_policy.name == "mixed_bfloat16"
+    assert _accuracy(classifier, held_out) >= 0.9
+
+    sha256 = save_classifier(classifier, tmp_path / "bf16")
+    texts = [t for t, _ in held_out]
+    before = predict_proba(classifier, classifier.encode(texts))
+    for dtype, tolerance in (("mixed_bfloat16", 1e-6), ("float32", 0.05)):  # float32 only rounds differently
+        reloaded = load_classifier(tmp_path / "bf16", expected_sha256=sha256, dtype=dtype)
+        assert reloaded.task.backbone.dtype_policy.name == dtype
+        np.testing.assert_allclose(predict_proba(reloaded, reloaded.encode(texts)), before, atol=tolerance)

@@ -6,8 +6,9 @@ import pytest
 
 from flows.retrain import retrain
 from models import registry
+from models.hardware import resolve_precision
 from retrain.settings import Settings
-from retrain.store import connect, count_rows_after, create_schema
+from retrain.store import connect, count_rows_after, create_schema, held_out_set
 from tests.helpers import add_rows, sentiment_rows
 from validation import DataCheckFailed
 
@@ -43,6 +44,9 @@ def test_first_run_trains_and_promotes_the_first_champion(database, request, tin
     engine = connect(settings)
     champion = registry.champion(engine)
     assert report.promoted and report.decision == "promoted"
+    assert set(report.step_seconds) == {"pull", "data checks", "fine-tune", "score challenger", "score champion",
+                                        "register and promote"}
+    assert report.step_seconds["fine-tune"] > 0 and report.step_seconds["score champion"] == 0  # no champion yet
     assert report.challenger_accuracy > report.baseline_accuracy
     assert report.rows_pulled == 240 and 0 < report.held_out_rows < 100
     assert report.rows_trained + report.held_out_rows == 240
@@ -106,3 +110,29 @@ def test_dry_run_evaluates_but_never_promotes(settings, with_champion):
     assert not report.promoted and report.decision == "dry run"
     assert registry.get_version(engine, report.challenger_version).decision == registry.DRY_RUN
     assert registry.champion(engine).version == with_champion.version
+
+
+def test_champion_is_scored_only_on_held_out_rows_it_has_no_prediction_for(settings, with_champion):
+    from retrain.store import pull_new_rows
+    from tasks.evaluation import score, score_version
+
+    engine = connect(settings)
+    first = held_out_set(engine, settings, with_champion.watermark)
+    # Its own run recorded what it predicted for its held-out rows, as the challenger.
+    keys = {registry.text_key(text) for text in first.frame["text"]}
+    assert len(registry.cached_predictions(engine, with_champion.version, keys)) == len(keys)
+
+    add_rows(settings, sentiment_rows(200, seed=2))
+    grown = held_out_set(engine, settings, pull_new_rows(engine, settings, with_champion.watermark).end)
+    assert grown.size > first.size
+    scored = score_version(settings, with_champion, grown)
+    assert scored.rows_scored == grown.frame["text"].nunique() - len(keys)  # only the new held-out rows
+
+    from models.artifacts import open_version
+
+    fresh = score(open_version(with_champion.artifact_uri, with_champion.artifact_sha256, settings.cache_dir,
+                               dtype=resolve_precision(settings.precision)), grown)
+    assert fresh.rows_scored == grown.size
+    assert scored.predictions == fresh.predictions and scored.metrics == fresh.metrics
+    again = score_version(settings, with_champion, grown)
+    assert again.rows_scored == 0 and again.predictions == fresh.predictions
