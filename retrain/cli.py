@@ -23,6 +23,10 @@ from pathlib import Path
 # Before anything imports TensorFlow or Keras (see models/__init__.py).
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# retrain works offline; the temporary server a run starts without PREFECT_API_URL would also
+# send a telemetry heartbeat, whose write races the run's own on that server's SQLite file and
+# prints a "database is locked" traceback in the middle of the demo's table.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _settings():
