@@ -82,7 +82,7 @@ def fill(engine: sa.Engine, settings: Settings, stored: int, new: int) -> Waterm
 
 def from_database(size: int, url: str | None, workdir: Path) -> dict:
     """The data-check step of a run on ``size`` new rows behind ``size / 5`` stored ones."""
-    from validation import gate
+    from validation import gate, quarantine
 
     name = f"bench_{uuid.uuid4().hex[:8]}"
     engine_url = url or f"sqlite:///{workdir / (name + '.db')}"
@@ -92,7 +92,7 @@ def from_database(size: int, url: str | None, workdir: Path) -> dict:
         create_schema(engine, settings)
         after = fill(engine, settings, size // 5, size)
         started = time.perf_counter()
-        batch = gate.add_released_rows(engine, settings, pull_new_rows(engine, settings, after), lineage=set())
+        batch = quarantine.with_released_rows(engine, settings, pull_new_rows(engine, settings, after), set())
         pulled = time.perf_counter()
         stored = len(gate.reference_for(engine, settings, batch).rows)  # timed apart: check_batch loads it again
         loaded = time.perf_counter()
@@ -148,9 +148,9 @@ with engine.connect() as conn:  # the champion's watermark: the last row of week
     last_of_week0 = conn.execute(sa.select(sa.func.max(table.c.id)).where(table.c.labeled_at == start)).scalar_one()
 after = Watermark(start, last_of_week0)
 began = time.perf_counter()  # the run's data-check steps, from here: GX import and Data Docs included
-from validation import gate
+from validation import gate, quarantine
 from validation.docs import publish_data_docs
-batch = gate.add_released_rows(engine, settings, pull_new_rows(engine, settings, after), lineage=set())
+batch = quarantine.with_released_rows(engine, settings, pull_new_rows(engine, settings, after), lineage=set())
 checked = gate.check_batch(engine, settings, batch, flow_run="bench-week-1")
 checked_at = time.perf_counter()
 docs = publish_data_docs(settings.home, checked.report, "bench-week-1", "week-1")

@@ -155,14 +155,23 @@ def logits_function(model: keras.Model) -> Callable[[dict], tf.Tensor]:
     return function
 
 
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Log class probabilities from logits, row by row, without overflow.
+
+    >>> np.exp(log_softmax(np.array([[0.0, 0.0], [1000.0, 0.0]]))).round(3).tolist()
+    [[0.5, 0.5], [1.0, 0.0]]
+    """
+    logits = logits.astype(np.float64)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
 def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
     """Class probabilities for every encoded row, in row order."""
     logits_of = logits_function(classifier.task)
     probabilities = np.zeros((len(encoded), len(classifier.labels)), dtype=np.float32)
     for inputs, index in batches(encoded, batch_size):
-        logits = logits_of(inputs).numpy()
-        exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-        probabilities[index] = exp / exp.sum(axis=1, keepdims=True)
+        probabilities[index] = np.exp(log_softmax(logits_of(inputs).numpy()))
     return probabilities
 
 

@@ -40,6 +40,7 @@ def cpu_flags() -> frozenset[str]:
     return frozenset()
 
 
+@cache
 def gpu_compute_capabilities() -> tuple[tuple[int, int], ...]:
     """Compute capability of each GPU TensorFlow sees (none on a CPU-only machine)."""
     import tensorflow as tf

@@ -23,27 +23,26 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from retrain.store import Watermark, utcnow
+from retrain.store import ID_TYPE, IN_CHUNK, Watermark, utcnow
 
 CHAMPION = "champion"
 
 _metadata = sa.MetaData()
-_id_type = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 versions_table = sa.Table(
     "retrain_model_versions", _metadata,
-    sa.Column("version", _id_type, primary_key=True, autoincrement=True),
+    sa.Column("version", ID_TYPE, primary_key=True, autoincrement=True),
     sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("parent_version", _id_type, nullable=True),
+    sa.Column("parent_version", ID_TYPE, nullable=True),
     sa.Column("base_model", sa.String(500), nullable=False),
     sa.Column("artifact_uri", sa.String(1000), nullable=False),
     sa.Column("artifact_sha256", sa.String(64), nullable=False),
     sa.Column("labels", sa.Text, nullable=False),
     sa.Column("sequence_length", sa.Integer, nullable=False),
     sa.Column("window_after_at", sa.DateTime, nullable=True),
-    sa.Column("window_after_id", _id_type, nullable=True),
+    sa.Column("window_after_id", ID_TYPE, nullable=True),
     sa.Column("window_end_at", sa.DateTime, nullable=False),
-    sa.Column("window_end_id", _id_type, nullable=False),
+    sa.Column("window_end_id", ID_TYPE, nullable=False),
     sa.Column("new_rows", sa.Integer, nullable=False),
     sa.Column("train_rows", sa.Integer, nullable=False),
     sa.Column("test_rows", sa.Integer, nullable=False),
@@ -58,16 +57,16 @@ versions_table = sa.Table(
 aliases_table = sa.Table(
     "retrain_aliases", _metadata,
     sa.Column("alias", sa.String(50), primary_key=True),
-    sa.Column("version", _id_type, nullable=False),
+    sa.Column("version", ID_TYPE, nullable=False),
     sa.Column("updated_at", sa.DateTime, nullable=False),
 )
 
 promotions_table = sa.Table(
     "retrain_promotions", _metadata,
-    sa.Column("id", _id_type, primary_key=True, autoincrement=True),
+    sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     sa.Column("alias", sa.String(50), nullable=False),
-    sa.Column("from_version", _id_type, nullable=True),
-    sa.Column("to_version", _id_type, nullable=False),
+    sa.Column("from_version", ID_TYPE, nullable=True),
+    sa.Column("to_version", ID_TYPE, nullable=False),
     sa.Column("at", sa.DateTime, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
@@ -78,7 +77,7 @@ promotions_table = sa.Table(
 # from its own run are already here. Keyed by text, not row id: the prediction depends on nothing else.
 predictions_table = sa.Table(
     "retrain_predictions", _metadata,
-    sa.Column("version", _id_type, primary_key=True),
+    sa.Column("version", ID_TYPE, primary_key=True),
     sa.Column("text_sha256", sa.String(64), primary_key=True),
     sa.Column("label", sa.String(200), nullable=False),
 )
@@ -297,10 +296,10 @@ def cached_predictions(engine: sa.Engine, version: int, text_keys: Iterable[str]
     wanted = list(dict.fromkeys(text_keys))
     found: dict[str, str] = {}
     with engine.connect() as conn:
-        for start in range(0, len(wanted), 500):  # bounded IN lists: SQLite caps bound parameters
+        for start in range(0, len(wanted), IN_CHUNK):
             rows = conn.execute(sa.select(predictions_table.c.text_sha256, predictions_table.c.label).where(
                 predictions_table.c.version == version,
-                predictions_table.c.text_sha256.in_(wanted[start:start + 500])))
+                predictions_table.c.text_sha256.in_(wanted[start:start + IN_CHUNK])))
             found.update({key: label for key, label in rows})
     return found
 

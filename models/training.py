@@ -20,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.classifier import INPUT_SIGNATURE, Classifier, logits_function
+from models.classifier import INPUT_SIGNATURE, Classifier, log_softmax, logits_function
 from models.encoding import Encoded, batches
 
 
@@ -151,10 +151,8 @@ def fine_tune(
 
     logits_of = logits_function(model)  # the graph scoring uses later: traced once, here
 
-    def summed_loss(inputs, targets: np.ndarray) -> float:
-        logits = logits_of(inputs).numpy().astype(np.float64)
-        log_norm = np.log(np.exp(logits - logits.max(axis=1, keepdims=True)).sum(axis=1)) + logits.max(axis=1)
-        return float((log_norm - logits[np.arange(len(targets)), targets]).sum())
+    def summed_loss(inputs, targets: np.ndarray) -> float:  # cross-entropy, summed over the batch
+        return float(-log_softmax(logits_of(inputs).numpy())[np.arange(len(targets)), targets].sum())
 
     optimizer.build(variables)
     reports: list[EpochReport] = []

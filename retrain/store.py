@@ -27,7 +27,9 @@ import sqlalchemy as sa
 from retrain.settings import Settings
 
 TRAIN, TEST = "train", "test"
-_IN_CHUNK = 500  # bound parameters per IN (...) query; SQLite allows 32766, PG 65535
+IN_CHUNK = 500  # bound parameters per IN (...) query; SQLite allows 32766, PG 65535
+# Row ids and version numbers: 64-bit, except in SQLite, where only INTEGER PRIMARY KEY autoincrements.
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 
 @dataclass(frozen=True, order=True)
@@ -113,7 +115,7 @@ def examples_table(settings: Settings, metadata: sa.MetaData | None = None) -> s
     """The labeled-examples table as the settings map it (our schema or a team's table)."""
     metadata = metadata or sa.MetaData()
     columns = [
-        sa.Column(settings.id_column, sa.BigInteger().with_variant(sa.Integer, "sqlite"),
+        sa.Column(settings.id_column, ID_TYPE,
                   primary_key=True, autoincrement=True),
         sa.Column(settings.text_column, sa.Text, nullable=False),
         sa.Column(settings.label_column, sa.String(200), nullable=False),
@@ -144,11 +146,10 @@ def create_schema(engine: sa.Engine, settings: Settings) -> None:
 # One entry per (row, check); an entry is active until a person releases it. The operations live
 # in validation.quarantine; the pull and the held-out set only need to leave active entries out.
 _quarantine_metadata = sa.MetaData()
-_big_id = sa.BigInteger().with_variant(sa.Integer, "sqlite")
 
 quarantine_table = sa.Table(
     "retrain_quarantine", _quarantine_metadata,
-    sa.Column("id", _big_id, primary_key=True, autoincrement=True),
+    sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True),
     sa.Column("source_table", sa.String(200), nullable=False),  # settings.table: one database, many tables
     sa.Column("row_id", sa.BigInteger, nullable=False),
     sa.Column("check_name", sa.String(100), nullable=False),
@@ -166,7 +167,7 @@ released_training_table = sa.Table(
     "retrain_released_training", _quarantine_metadata,
     sa.Column("source_table", sa.String(200), primary_key=True),
     sa.Column("row_id", sa.BigInteger, primary_key=True),
-    sa.Column("version", _big_id, primary_key=True),
+    sa.Column("version", ID_TYPE, primary_key=True),
     sa.Column("recorded_at", sa.DateTime, nullable=False),
 )
 
@@ -327,8 +328,8 @@ def held_out_set(engine: sa.Engine, settings: Settings, up_to: Watermark) -> Hel
             and int(row_id) not in held
         ]
         rows: list[sa.Row] = []
-        for start in range(0, len(test_ids), _IN_CHUNK):
-            chunk = test_ids[start:start + _IN_CHUNK]
+        for start in range(0, len(test_ids), IN_CHUNK):
+            chunk = test_ids[start:start + IN_CHUNK]
             rows += conn.execute(
                 sa.select(*_selected(table, settings)).where(table.c[settings.id_column].in_(chunk))
             ).all()
@@ -354,8 +355,8 @@ def rows_by_id(engine: sa.Engine, settings: Settings, ids: Sequence[int]) -> pd.
     table = _require_columns(engine, settings)
     rows: list[sa.Row] = []
     with engine.connect() as conn:
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = [int(i) for i in ids[start:start + _IN_CHUNK]]
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = [int(i) for i in ids[start:start + IN_CHUNK]]
             rows += conn.execute(sa.select(*_selected(table, settings)).where(table.c[settings.id_column].in_(chunk)))
     frame = _as_frame(rows, settings)
     return frame.sort_values(["labeled_at", "id"], ignore_index=True)
@@ -377,8 +378,8 @@ def existing_labels(engine: sa.Engine, settings: Settings, texts: Sequence[str])
     found: dict[str, dict[str, int]] = {}
     unique = list(dict.fromkeys(texts))
     with engine.connect() as conn:
-        for start in range(0, len(unique), _IN_CHUNK):
-            chunk = unique[start:start + _IN_CHUNK]
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = unique[start:start + IN_CHUNK]
             query = sa.select(text_col, label_col, id_col).where(text_col.in_(chunk)).order_by(id_col)
             for text, label, row_id in conn.execute(query):
                 found.setdefault(text, {}).setdefault(label, int(row_id))
@@ -392,8 +393,8 @@ def existing_texts(engine: sa.Engine, settings: Settings, texts: Sequence[str]) 
     found: dict[str, int] = {}
     unique = list(dict.fromkeys(texts))
     with engine.connect() as conn:
-        for start in range(0, len(unique), _IN_CHUNK):
-            chunk = unique[start:start + _IN_CHUNK]
+        for start in range(0, len(unique), IN_CHUNK):
+            chunk = unique[start:start + IN_CHUNK]
             for text, row_id in conn.execute(sa.select(text_col, id_col).where(text_col.in_(chunk))):
                 found.setdefault(text, int(row_id))
     return found

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 from models import registry
 from retrain import store
 from retrain.settings import Settings
-from validation import gate, require_valid
+from validation import quarantine, require_valid
 from validation.gate import CheckedBatch, champion_lineage, check_batch, expectations_for
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def add_released_rows(
     engine = store.connect(settings)
     versions = {v.version: v.parent_version for v in registry.list_versions(engine)}
     lineage = champion_lineage(versions, champion.version if champion else None)
-    merged = gate.add_released_rows(engine, settings, batch, lineage)
+    merged = quarantine.with_released_rows(engine, settings, batch, lineage)
     if merged.released_ids:
         get_run_logger().info("added %d rows released from quarantine (behind the watermark): ids %s",
                               len(merged.released_ids), list(merged.released_ids)[:10])
@@ -83,9 +83,7 @@ def validate_new_rows(settings: Settings, batch: store.LabeledBatch) -> CheckedB
 def record_released_rows(settings: Settings, batch: store.LabeledBatch, version: registry.ModelVersion) -> int:
     """Note that ``version`` trained on the batch's released rows: once it (or a descendant) is the
     champion, they stop coming back."""
-    from validation.quarantine import record_training
-
-    return record_training(store.connect(settings), settings, batch.released_ids, version.version)
+    return quarantine.record_training(store.connect(settings), settings, batch.released_ids, version.version)
 
 
 def data_check_failed_payload(report: ValidationReport, run_name: str | None, run_url: str | None) -> dict:

@@ -6,7 +6,6 @@ quarantine the rows that fail row-level checks, or leave everything as it is whe
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
@@ -83,9 +82,3 @@ def champion_lineage(versions: dict[int, int | None], champion: int | None) -> s
         lineage.add(champion)
         champion = versions.get(champion)
     return lineage
-
-
-def add_released_rows(engine: sa.Engine, settings: Settings, batch: store.LabeledBatch,
-                      lineage: Collection[int]) -> store.LabeledBatch:
-    """The pulled batch plus released rows the champion's lineage has not trained on yet."""
-    return quarantine.with_released_rows(engine, settings, batch, lineage)

@@ -31,6 +31,7 @@ import sqlalchemy as sa
 
 from retrain.settings import Settings
 from retrain.store import (
+    IN_CHUNK,
     LabeledBatch,
     create_quarantine_schema,
     examples_table,
@@ -40,8 +41,6 @@ from retrain.store import (
     utcnow,
 )
 from validation.batch_checks import HARD_CHECKS, FlaggedRow
-
-_IN_CHUNK = 500  # bound parameters per IN (...) query
 
 
 @dataclass(frozen=True)
@@ -128,8 +127,8 @@ def release(engine: sa.Engine, settings: Settings, row_ids: Sequence[int], by: s
     wanted = list(dict.fromkeys(int(i) for i in row_ids))
     released: dict[int, list[str]] = {}
     with engine.begin() as conn:
-        for start in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[start:start + _IN_CHUNK]
+        for start in range(0, len(wanted), IN_CHUNK):
+            chunk = wanted[start:start + IN_CHUNK]
             active = (q.c.source_table == settings.table) & q.c.row_id.in_(chunk) & q.c.released_at.is_(None)
             for row_id, check in conn.execute(sa.select(q.c.row_id, q.c.check_name).where(active)):
                 released.setdefault(int(row_id), []).append(check)
@@ -201,8 +200,8 @@ def record_training(engine: sa.Engine, settings: Settings, row_ids: Iterable[int
     ids = sorted({int(i) for i in row_ids})
     added = 0
     with engine.begin() as conn:
-        for start in range(0, len(ids), _IN_CHUNK):
-            chunk = ids[start:start + _IN_CHUNK]
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start:start + IN_CHUNK]
             known = set(conn.execute(sa.select(t.c.row_id).where(
                 t.c.source_table == settings.table, t.c.version == version, t.c.row_id.in_(chunk))).scalars())
             new = [{"source_table": settings.table, "row_id": i, "version": version, "recorded_at": now}
