@@ -1,8 +1,8 @@
 """The weekly retraining runbook.
 
-pull the rows labeled since the champion's watermark → validate them → fine-tune the
+pull every row the champion's lineage has not consumed → validate them → fine-tune the
 champion on them → score champion and challenger on the same held-out set → decide →
-promote the challenger only if it is better.
+record the challenger with the rows it consumed → promote it only if it is better.
 
 Run it: ``retrain run`` (or ``python -m flows.retrain``); every parameter left as None
 takes its value from the ``RETRAIN_`` settings.
@@ -14,7 +14,7 @@ from prefect import flow, get_run_logger
 
 from models.evaluation import majority_baseline
 from retrain.settings import Settings
-from tasks.checks import add_released_rows, record_released_rows, validate_new_rows
+from tasks.checks import validate_new_rows
 from tasks.data import load_held_out_set, pull_new_rows, read_champion
 from tasks.evaluation import score_challenger, score_champion
 from tasks.promotion import Scores, decide_promotion, promote_challenger, register_challenger
@@ -44,23 +44,22 @@ def retrain(
 
     with timed(steps, "pull"):
         champion = read_champion(settings)
-        batch = pull_new_rows(settings, champion.watermark if champion else None)
-        batch = add_released_rows(settings, champion, batch)
+        batch = pull_new_rows(settings, champion)
     with timed(steps, "data checks"):
-        checked = validate_new_rows(settings, batch)  # quarantines rows that fail row checks
+        checked = validate_new_rows(settings, batch, dry_run)  # quarantines rows that fail row checks
     batch, checks = checked.batch, checked.report
-    if batch.end is None:  # only reachable with min_new_rows=0
-        raise ValueError(f"no rows labeled after {batch.after}: nothing to train on")
+    if batch.training_rows.empty:  # only reachable with min_new_rows=0
+        raise ValueError("no rows wait for the champion's lineage to train on")
     with timed(steps, "pull"):
-        held_out = load_held_out_set(settings, batch.end)
+        held_out = load_held_out_set(settings, batch)
 
     with timed(steps, "fine-tune"):
-        challenger = fine_tune_challenger(settings, champion, batch)
+        challenger = fine_tune_challenger(settings, champion, batch, dry_run)
     truth = held_out.frame["label"].tolist()
     with timed(steps, "score challenger"):
         challenger_scores = score_challenger(settings, challenger.classifier, held_out)
     with timed(steps, "score champion"):  # only held-out rows it has no recorded prediction for
-        champion_scores = score_champion(settings, champion, held_out) if champion else None
+        champion_scores = score_champion(settings, champion, held_out, dry_run) if champion else None
     scores = Scores(truth=truth, challenger=challenger_scores, champion=champion_scores,
                     baseline=majority_baseline(truth, challenger.classifier.labels))
 
@@ -68,8 +67,6 @@ def retrain(
     with timed(steps, "register and promote"):
         version = register_challenger(settings, challenger, batch, held_out, scores, decision,
                                       dry_run, triggered_by)
-        if batch.released_ids:
-            record_released_rows(settings, batch, version)
         promoted = False
         if decision.promote and dry_run:
             logger.info("dry run: version %d would be promoted, champion left as is", version.version)
@@ -79,7 +76,8 @@ def retrain(
             promoted = promotion is not None
 
     report = RunReport(
-        rows_pulled=checks.row_count, rows_trained=len(batch.training_rows),  # pulled: quarantined rows too
+        rows_pulled=checks.row_count, rows_trained=challenger.training.train_rows,  # pulled: quarantined rows too
+        rows_early_stopping=challenger.training.early_stopping_rows, rows_behind_watermark=batch.behind,
         checks_passed=len(checks.checks) - len(checks.failed), checks_total=len(checks.checks),
         held_out_rows=held_out.size, held_out_hash=held_out.content_hash,
         champion_version=champion.version if champion else None,

@@ -10,6 +10,7 @@ sha256 and verifies the digest before Keras reads a byte of it.
 
 from __future__ import annotations
 
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -47,6 +48,10 @@ def fetch_version(uri: str, sha256: str, cache: Path) -> Path:
     """A local folder holding the version at ``uri``, verified against ``sha256``."""
     if is_local(uri):
         return _local_path(uri)
+    if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+        # It names a cache folder that is replaced below: never let a registry value reach outside the cache.
+        raise ValueError(f"artifact sha256 {sha256!r} of {uri} is not 64 lowercase hex digits: the registry row "
+                         "is damaged, and nothing was fetched")
     import fsspec
 
     folder = cache / sha256

@@ -23,7 +23,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from retrain.store import ID_TYPE, IN_CHUNK, Watermark, utcnow
+from retrain import meta
+from retrain.ledger import Consumption, Lineage, record_consumption
+from retrain.store import ID_TYPE, IN_CHUNK, TEST_FRACTION_FACT, Watermark, insert_or_ignore, utcnow
 
 CHAMPION = "champion"
 
@@ -82,7 +84,10 @@ predictions_table = sa.Table(
     sa.Column("label", sa.String(200), nullable=False),
 )
 
-PROMOTED, REJECTED, DRY_RUN = "promoted", "rejected", "dry-run"
+# A challenger that passed the gate is registered PENDING; the switch of the champion rewrites it to
+# PROMOTED in its own transaction, so "promoted" is never recorded for a version that is not champion
+# (a run killed in between leaves it pending, and its rows waiting).
+PROMOTED, REJECTED, DRY_RUN, PENDING = "promoted", "rejected", "dry-run", "pending"
 
 
 class PromotionConflict(RuntimeError):
@@ -161,8 +166,13 @@ def _version(row: sa.RowMapping) -> ModelVersion:
     )
 
 
-def register_version(engine: sa.Engine, new: NewVersion) -> ModelVersion:
-    """Record a trained model as a new version and return it with its number."""
+def register_version(engine: sa.Engine, new: NewVersion, consumption: Consumption | None = None) -> ModelVersion:
+    """Record a trained model as a new version and return it with its number.
+
+    ``consumption`` (the rows it trained on, held out or used for early stopping) goes into the
+    ledger in the same transaction, and the first one fixes the database's held-out fraction: a
+    version and what it consumed exist together or not at all. A dry run records none.
+    """
     values = {
         "created_at": utcnow(), "parent_version": new.parent_version, "base_model": new.base_model,
         "artifact_uri": new.artifact_uri, "artifact_sha256": new.artifact_sha256,
@@ -177,6 +187,9 @@ def register_version(engine: sa.Engine, new: NewVersion) -> ModelVersion:
     }
     with engine.begin() as conn:
         version = int(conn.execute(versions_table.insert().values(**values)).inserted_primary_key[0])
+        if consumption is not None:
+            meta.fix_once(engine, TEST_FRACTION_FACT, consumption.test_fraction, conn)
+            record_consumption(conn, consumption.source_table, version, consumption.rows)
     return get_version(engine, version)
 
 
@@ -222,7 +235,9 @@ def switch_champion(
     INSERT guarded by the alias' primary key for the first champion), so two runs racing
     to promote cannot both win; the loser gets ``PromotionConflict`` and nothing changes.
     """
-    get_version(engine, to_version)  # refuse unknown versions before touching the alias
+    target = get_version(engine, to_version)  # refuse unknown versions before touching the alias
+    if target.decision == DRY_RUN:
+        raise ValueError(f"version {to_version} is a dry run: it saved no model and cannot be champion")
     now = utcnow()
     try:
         with engine.begin() as conn:
@@ -243,6 +258,9 @@ def switch_champion(
             conn.execute(promotions_table.insert().values(
                 alias=CHAMPION, from_version=expected, to_version=to_version, at=now,
                 actor=actor, reason=reason))
+            conn.execute(versions_table.update()
+                         .where(versions_table.c.version == to_version, versions_table.c.decision == PENDING)
+                         .values(decision=PROMOTED))
     except sa.exc.IntegrityError as error:
         raise PromotionConflict(
             f"another run promoted a first champion concurrently: not switching to {to_version}"
@@ -305,14 +323,44 @@ def cached_predictions(engine: sa.Engine, version: int, text_keys: Iterable[str]
 
 
 def record_predictions(engine: sa.Engine, version: int, predictions: Mapping[str, str]) -> int:
-    """Remember what ``version`` predicted for these texts (``text_key`` -> label); return rows added."""
+    """Remember what ``version`` predicted for these texts (``text_key`` -> label); return rows added.
+
+    Insert-or-ignore: two runs scoring the same champion at once record the same facts, and neither fails.
+    """
     known = cached_predictions(engine, version, predictions)
-    fresh = {key: label for key, label in predictions.items() if key not in known}
-    if fresh:
-        with engine.begin() as conn:
-            conn.execute(predictions_table.insert(),
-                         [{"version": version, "text_sha256": key, "label": label} for key, label in fresh.items()])
+    fresh = [{"version": version, "text_sha256": key, "label": label}
+             for key, label in predictions.items() if key not in known]
+    with engine.begin() as conn:
+        insert_or_ignore(conn, predictions_table, fresh)
     return len(fresh)
+
+
+def lineage_of(engine: sa.Engine, version: int | None = None) -> Lineage:
+    """The champion (or ``version``) and its ancestors, newest first, with its watermark.
+
+    What they consumed is not waiting any more (``retrain.ledger``); a rollback changes the lineage,
+    and with it what waits.
+    """
+    start = champion_version(engine) if version is None else version
+    if start is None:
+        return Lineage()
+    with engine.connect() as conn:
+        parents = dict(conn.execute(sa.select(versions_table.c.version, versions_table.c.parent_version)).all())
+    chain: list[int] = []
+    current: int | None = int(start)
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = parents.get(current)
+    return Lineage(versions=tuple(chain), watermark=get_version(engine, int(start)).watermark)
+
+
+def require_registry(engine: sa.Engine) -> None:
+    """Refuse a database without the registry tables (read-only commands create nothing)."""
+    inspector = sa.inspect(engine)
+    missing = [t.name for t in _metadata.sorted_tables if not inspector.has_table(t.name)]
+    if missing:
+        raise LookupError(f"{engine.url.render_as_string(hide_password=True)} has no model registry "
+                          f"({', '.join(missing)} missing): run `retrain init` to create it")
 
 
 def text_key(text: str) -> str:

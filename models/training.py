@@ -57,6 +57,7 @@ class TrainingResult:
     epochs: list[EpochReport] = field(default_factory=list)
     seconds: float = 0.0
     resumed_from_epoch: int = 0
+    early_stopping_index: tuple[int, ...] = ()  # positions (in the rows given) held back, not trained on
 
     @property
     def examples_per_second(self) -> float:
@@ -98,11 +99,22 @@ def _save_checkpoint(folder: Path, epoch: int, model, optimizer, best_weights, s
             shutil.rmtree(older, ignore_errors=True)
 
 
-def _early_stopping_split(count: int, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _early_stopping_split(
+    count: int, fraction: float, seed: int, eligible: Sequence[bool] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions to train on and positions held back to pick the best epoch.
+
+    Only ``eligible`` rows may be held back: a row held back last time must be trained on now, or it
+    would never be (the ledger records early-stopping rows as not consumed).
+    """
     order = np.random.default_rng(seed).permutation(count)
+    if eligible is not None:
+        allowed = np.asarray(eligible, dtype=bool)
+        order = order[allowed[order]]
     # Too few rows to spare any: train on all of them and run every epoch.
-    held = int(round(count * fraction)) if count >= 20 else 0
-    return np.sort(order[held:]), np.sort(order[:held])
+    held = min(int(round(count * fraction)), len(order)) if count >= 20 else 0
+    stop = np.sort(order[:held])
+    return np.setdiff1d(np.arange(count), stop), stop
 
 
 def fine_tune(
@@ -112,6 +124,7 @@ def fine_tune(
     config: TrainingConfig,
     on_epoch: EpochCallback | None = None,
     checkpoint_dir: Path | None = None,
+    early_stopping_eligible: Sequence[bool] | None = None,
 ) -> TrainingResult:
     """Train ``classifier`` in place on labeled texts; labels are names from its label set.
 
@@ -119,6 +132,8 @@ def fine_tune(
     every epoch, and a call that finds a checkpoint there resumes after its epoch instead
     of starting over. The caller names the folder after everything that defines the run
     (starting model, rows, settings), so a checkpoint is only ever resumed by the same run.
+    ``early_stopping_eligible`` marks the rows that may be held back to pick the best epoch
+    (default: all); the result names those that were (``early_stopping_index``).
     """
     unknown = sorted(set(labels) - set(classifier.labels))
     if unknown:
@@ -130,7 +145,8 @@ def fine_tune(
     index_of = {name: i for i, name in enumerate(classifier.labels)}
     y = np.array([index_of[name] for name in labels], dtype=np.int64)
     encoded = classifier.encode(list(texts))
-    train_idx, stop_idx = _early_stopping_split(len(y), config.early_stopping_fraction, config.seed)
+    train_idx, stop_idx = _early_stopping_split(len(y), config.early_stopping_fraction, config.seed,
+                                                early_stopping_eligible)
 
     def subset(idx: np.ndarray) -> tuple[Encoded, np.ndarray]:
         return Encoded([encoded.token_ids[i] for i in idx], encoded.sequence_length), y[idx]
@@ -213,4 +229,5 @@ def fine_tune(
         epochs=reports,
         seconds=time.perf_counter() - started,
         resumed_from_epoch=int(resumed.name.split("-")[1]) if resumed is not None else 0,
+        early_stopping_index=tuple(int(i) for i in stop_idx),
     )

@@ -36,12 +36,25 @@ def _settings():
 
 
 def _engine(settings):
+    """The database for commands that write (init, import): its tables are created if missing."""
     from models.registry import create_registry_schema
     from retrain.store import connect, create_schema
 
     engine = connect(settings)
     create_schema(engine, settings)
     create_registry_schema(engine)
+    return engine
+
+
+def _existing_engine(settings):
+    """The database for every other command: never created here. A missing database or table is an
+    error that names where it looked (a mistyped RETRAIN_TABLE or another folder's RETRAIN_HOME)."""
+    from models.registry import require_registry
+    from retrain.store import connect, require_bookkeeping
+
+    engine = connect(settings, must_exist=True)
+    require_registry(engine)
+    require_bookkeeping(engine)
     return engine
 
 
@@ -82,14 +95,17 @@ def cmd_import(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from deploy.temporary_server import exit_on_sigterm, temporary_prefect_server
     from flows.retrain import retrain
     from validation import DataCheckFailed
 
+    exit_on_sigterm()
     try:
-        report = retrain(epochs=args.epochs, batch_size=args.batch_size,
-                         learning_rate=args.learning_rate, min_new_rows=args.min_new_rows,
-                         min_improvement=args.min_improvement, base_model=args.base_model,
-                         dry_run=args.dry_run, triggered_by="cli")
+        with temporary_prefect_server():  # none is left behind, however the run ends
+            report = retrain(epochs=args.epochs, batch_size=args.batch_size,
+                             learning_rate=args.learning_rate, min_new_rows=args.min_new_rows,
+                             min_improvement=args.min_improvement, base_model=args.base_model,
+                             dry_run=args.dry_run, triggered_by="cli")
     except DataCheckFailed as failed:
         print(f"data checks failed; nothing was trained and the champion is unchanged:\n{failed}",
               file=sys.stderr)
@@ -104,31 +120,36 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     from models import registry
-    from retrain.store import count_rows_after, quarantined_ids
+    from retrain.store import quarantined_ids, waiting_counts
 
     settings = _settings()
-    engine = _engine(settings)
+    engine = _existing_engine(settings)
     current = registry.champion(engine)
-    waiting = count_rows_after(engine, settings, current.watermark if current else None)
+    waiting = waiting_counts(engine, settings, registry.lineage_of(engine))
     held = f"rows in quarantine: {len(quarantined_ids(engine, settings))} (`retrain quarantine list`)"
     if current is None:
-        print(f"no champion yet; {waiting} labeled rows wait for the first run (`retrain run`)\n{held}")
+        print(f"no champion yet; {waiting.total} labeled rows wait for the first run (`retrain run`)\n{held}")
         return 0
     print(f"champion: version {current.version} (trained {current.created_at:%Y-%m-%d %H:%M} UTC, "
           f"parent {current.parent_version or '-'}, base {current.base_model})")
     print(f"held-out accuracy: {current.accuracy:.4f} on {current.test_rows} rows "
           f"(test-set hash {current.test_set_hash[:12]})")
     print(f"watermark: labeled_at {current.watermark.labeled_at}, id {current.watermark.id}")
-    print(f"rows waiting since the watermark: {waiting}")
+    print(f"rows waiting for the next run: {waiting.total} ({waiting.past} past the watermark, {waiting.behind} "
+          "behind it: late or edited rows, released rows, rows of rolled-back or rejected versions, early-stopping "
+          "rows of the last run)")
     print(held)
     return 0
 
 
 def cmd_history(args: argparse.Namespace) -> int:
     from models import registry
+    from retrain.ledger import counts_by_version
 
-    engine = _engine(_settings())
+    settings = _settings()
+    engine = _existing_engine(settings)
     champion = registry.champion_version(engine)
+    consumed = counts_by_version(engine, settings.table) if args.verbose else {}
     print(f"{'ver':>4} {'parent':>6} {'created (UTC)':<16} {'new':>5} {'train':>5} {'test':>5} "
           f"{'accuracy':>8} {'decision':<9} {'by':<8} reason")
     for v in registry.list_versions(engine):
@@ -140,7 +161,10 @@ def cmd_history(args: argparse.Namespace) -> int:
             after = f"{v.window_after.labeled_at} #{v.window_after.id}" if v.window_after else "the beginning"
             print(f"       base {v.base_model}; rows after {after} up to {v.window_end.labeled_at} "
                   f"#{v.window_end.id}; test-set hash {v.test_set_hash[:16]}; sha256 {v.artifact_sha256[:16]}; "
-                  f"artifact {v.artifact_uri}")
+                  f"artifact {v.artifact_uri or '(none: dry run)'}")
+            roles = consumed.get(v.version, {})
+            print("       ledger: " + (", ".join(f"{n} {role.replace('_', ' ')}" for role, n in sorted(roles.items()))
+                                     or "no rows consumed"))
     promotions = registry.promotion_history(engine)
     print(f"\npromotions ({len(promotions)}), * marks the champion:")
     for p in promotions:
@@ -153,7 +177,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     from models import registry
 
-    engine = _engine(_settings())
+    engine = _existing_engine(_settings())
     actor = args.by or f"{getpass.getuser()} (cli)"
     promotion = registry.rollback(engine, actor=actor, reason=args.reason, to_version=args.version)
     print(f"champion rolled back from version {promotion.from_version} to {promotion.to_version} "
@@ -168,7 +192,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from models.hardware import resolve_precision
 
     settings = _settings()
-    current = registry.champion(_engine(settings))
+    current = registry.champion(_existing_engine(settings))
     if current is None:
         print("no champion yet: run `retrain run` first", file=sys.stderr)
         return 1
@@ -185,7 +209,7 @@ def cmd_quarantine(args: argparse.Namespace) -> int:
     from validation import quarantine
 
     settings = _settings()
-    engine = _engine(settings)
+    engine = _existing_engine(settings)
     if args.action == "release":
         result = quarantine.release(engine, settings, args.ids, by=args.by or f"{getpass.getuser()} (cli)")
         for row_id, checks in result.released.items():
@@ -257,12 +281,15 @@ def cmd_alerts(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     import time
 
+    from deploy.temporary_server import exit_on_sigterm, temporary_prefect_server
     from retrain.demo import DemoOptions, run_demo
 
     started = time.perf_counter()
-    run_demo(DemoOptions(workdir=args.workdir, weeks=args.weeks, initial_rows=args.initial_rows,
-                         rows_per_week=args.rows_per_week, keep_neutral=args.keep_neutral,
-                         epochs=args.epochs, verbose=args.verbose))
+    exit_on_sigterm()
+    with temporary_prefect_server():
+        run_demo(DemoOptions(workdir=args.workdir, weeks=args.weeks, initial_rows=args.initial_rows,
+                             rows_per_week=args.rows_per_week, keep_neutral=args.keep_neutral,
+                             epochs=args.epochs, verbose=args.verbose))
     print(f"demo finished in {time.perf_counter() - started:.0f} s")
     return 0
 

@@ -1,44 +1,66 @@
-"""The data layer: labeled rows in a SQL table, pulled incrementally past a watermark.
+"""The data layer: labeled rows in a SQL table, and which of them wait for the next run.
 
 The table is ours (``labeled_examples``) or a team's existing one mapped by the settings'
-column names. Every query uses bound parameters. A row's split (train or held-out test)
-is decided once, by a hash of its id or by an explicit split column, so the held-out set
-stays disjoint from training forever.
+column names. Every query uses bound parameters. What waits is decided by the consumption
+ledger (``retrain.ledger``), not by timestamps: every row is trained on, held out, quarantined
+or waiting. A row's split (train or held-out test) is decided once, by a hash of its id against
+the test fraction fixed with the first version, or by an explicit split column, and the ledger
+keeps it: a row held out once is never trained on.
 
 >>> from retrain.settings import Settings
 >>> s = Settings(database_url="sqlite://", table="doc_store")
 >>> engine = connect(s); create_schema(engine, s)
 >>> ids = insert_examples(engine, s, [NewExample("great film", "positive")])
->>> pull_new_rows(engine, s, after=None).frame["text"].tolist()
+>>> pull_new_rows(engine, s).frame["text"].tolist()
 ['great film']
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
+from pathlib import Path
 
 import pandas as pd
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
+from retrain import meta
+from retrain.ledger import (
+    CONSUMING_ROLES,
+    EARLY_STOPPING,
+    HELD_OUT,
+    NO_CHAMPION,
+    TRAINED,
+    Consumption,
+    Lineage,
+    Watermark,
+    consumed_clause,
+    create_ledger_schema,
+    ledger_table,
+    prior_role,
+)
 from retrain.settings import Settings
+
+__all__ = ["Lineage", "Watermark"]  # re-exported: callers of the data layer need only this module
 
 TRAIN, TEST = "train", "test"
 IN_CHUNK = 500  # bound parameters per IN (...) query; SQLite allows 32766, PG 65535
 # Row ids and version numbers: 64-bit, except in SQLite, where only INTEGER PRIMARY KEY autoincrements.
 ID_TYPE = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+TEST_FRACTION_FACT = "test_fraction"
 
 
-@dataclass(frozen=True, order=True)
-class Watermark:
-    """A position in the labeled stream: rows sort by (labeled_at, id), so rows that share a
-    timestamp are still ordered and none is skipped."""
+class MissingDatabase(LookupError):
+    """A read-only command found no database where the settings point."""
 
-    labeled_at: datetime
-    id: int
+
+class BadSplitValue(ValueError):
+    """An explicit split column holds a value that is neither train nor test."""
 
 
 @dataclass(frozen=True)
@@ -55,24 +77,58 @@ class NewExample:
 
 @dataclass(frozen=True)
 class LabeledBatch:
-    """Rows labeled after a watermark: columns id, text, label, labeled_at, split (and confidence when mapped)."""
+    """The rows waiting for the champion's lineage: columns id, text, label, labeled_at, split,
+    prior_role (and confidence when mapped), oldest first."""
 
     frame: pd.DataFrame
-    after: Watermark | None
-    end: Watermark | None  # the last row pulled; None when nothing new
-    # Rows a person released from quarantine that lie behind the watermark and were added to the
-    # pull (see validation.quarantine): they come back until a champion has trained on them.
-    released_ids: tuple[int, ...] = ()
+    source_table: str
+    lineage: Lineage = NO_CHAMPION
+    behind: int = 0  # rows pulled from behind the champion's watermark (late, edited, released, rolled back)
+
+    @property
+    def end(self) -> Watermark | None:
+        """The furthest (labeled_at, id) position in the batch; None when it is empty."""
+        if self.frame.empty:
+            return None
+        latest = self.frame["labeled_at"].max()
+        return Watermark(pd.Timestamp(latest).to_pydatetime(), int(self.frame.loc[self.frame["labeled_at"] == latest,
+                                                                                   "id"].max()))
+
+    @property
+    def after(self) -> Watermark | None:
+        """The champion's watermark the pull started from (None before the first champion)."""
+        return self.lineage.watermark
 
     @property
     def training_rows(self) -> pd.DataFrame:
-        """The new rows that may be trained on (held-out rows never are)."""
+        """The pulled rows that may be trained on (held-out rows never are)."""
         return self.frame[self.frame["split"] == TRAIN]
+
+    def consumption(self, test_fraction: float, early_stopping_ids: Iterable[int] = ()) -> Consumption:
+        """What a version trained on this batch consumed: its training rows (but those held back for
+        early stopping, which wait for the next run) and its held-out rows."""
+        stopping = {int(i) for i in early_stopping_ids}
+        train_ids = [int(i) for i in self.training_rows["id"]]
+        unknown = stopping - set(train_ids)
+        if unknown:
+            raise ValueError(f"early-stopping rows {sorted(unknown)[:10]} are not training rows of this batch")
+        return Consumption(
+            source_table=self.source_table,
+            rows={TRAINED: tuple(i for i in train_ids if i not in stopping), EARLY_STOPPING: tuple(sorted(stopping)),
+                  HELD_OUT: tuple(int(i) for i in self.frame.loc[self.frame["split"] == TEST, "id"])},
+            test_fraction=test_fraction,
+        )
+
+    @property
+    def frontier(self) -> Watermark | None:
+        """The watermark a version trained on this batch records: the furthest position its lineage consumed."""
+        marks = [m for m in (self.lineage.watermark, self.end) if m is not None]
+        return max(marks) if marks else None
 
 
 @dataclass(frozen=True)
 class HeldOutSet:
-    """The test rows up to a watermark, and a content hash that identifies this snapshot."""
+    """The held-out rows both models are scored on, and a content hash that identifies this snapshot."""
 
     frame: pd.DataFrame
     content_hash: str
@@ -80,6 +136,18 @@ class HeldOutSet:
     @property
     def size(self) -> int:
         return len(self.frame)
+
+
+@dataclass(frozen=True)
+class WaitingCounts:
+    """Rows waiting for the next run: past the champion's watermark, and behind it (never consumed)."""
+
+    past: int
+    behind: int
+
+    @property
+    def total(self) -> int:
+        return self.past + self.behind
 
 
 def utcnow() -> datetime:
@@ -103,11 +171,29 @@ def _engine(url: str) -> sa.Engine:
     return sa.create_engine(url, future=True, pool_pre_ping=True)
 
 
-def connect(settings: Settings) -> sa.Engine:
-    """The engine for the settings' database (one per URL and process)."""
+def sqlite_file(url: str) -> Path | None:
+    """The file behind a SQLite URL (None for another database or an in-memory one)."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def connect(settings: Settings, must_exist: bool = False) -> sa.Engine:
+    """The engine for the settings' database (one per URL and process).
+
+    ``must_exist``: refuse a SQLite file that is not there instead of creating it (read-only
+    commands, and runs: a run from another folder must not open a fresh, empty database).
+    """
     url = settings.resolved_database_url()
-    if url.startswith("sqlite:///"):
-        settings.home.expanduser().mkdir(parents=True, exist_ok=True)
+    path = sqlite_file(url)
+    if path is not None and not path.exists():
+        if must_exist:
+            raise MissingDatabase(
+                f"no database at {path}: run `retrain init` there first, or point RETRAIN_HOME (now "
+                f"{settings.home}) or RETRAIN_DATABASE_URL at the existing one"
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
     return _engine(url)
 
 
@@ -128,16 +214,42 @@ def examples_table(settings: Settings, metadata: sa.MetaData | None = None) -> s
     ]
     columns += [sa.Column(name, kind, nullable=True) for name, kind in optional if name]
     table = sa.Table(settings.table, metadata, *columns)
-    # The incremental pull seeks on (labeled_at, id); without this index it scans the table.
+    # The pull seeks on (labeled_at, id) past the champion's watermark; without this index it scans the table.
     sa.Index(f"ix_{settings.table}_watermark", table.c[settings.labeled_at_column],
              table.c[settings.id_column])
     return table
 
 
 def create_schema(engine: sa.Engine, settings: Settings) -> None:
-    """Create the labeled-examples table and its watermark index, and the quarantine tables, if they do not exist."""
+    """Create the labeled-examples table and its watermark index, the quarantine tables, the ledger and
+    the facts table, if they do not exist."""
     examples_table(settings).metadata.create_all(engine, checkfirst=True)
+    create_bookkeeping_schema(engine)
+
+
+def create_bookkeeping_schema(engine: sa.Engine) -> None:
+    """Create retrain's own tables (quarantine, ledger, facts), never the labeled-examples table."""
     create_quarantine_schema(engine)
+    create_ledger_schema(engine)
+    meta.create_meta_schema(engine)
+
+
+def insert_or_ignore(conn: sa.Connection, table: sa.Table, rows: Sequence[dict]) -> None:
+    """Insert rows, skipping those whose primary key is already there (two runs may write the same facts)."""
+    if not rows:
+        return
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(postgresql.insert(table).on_conflict_do_nothing(), rows)
+    elif dialect == "sqlite":
+        conn.execute(sqlite.insert(table).on_conflict_do_nothing(), rows)
+    else:  # another database: one at a time, each in a savepoint
+        for row in rows:
+            try:
+                with conn.begin_nested():
+                    conn.execute(table.insert().values(**row))
+            except sa.exc.IntegrityError:
+                pass
 
 
 # --- quarantine ---------------------------------------------------------------------------------
@@ -161,20 +273,19 @@ quarantine_table = sa.Table(
     sa.Index("ix_retrain_quarantine_row", "source_table", "row_id"),
 )
 
-# Which model versions trained on a released row: it stays in the pull until one of them is the
-# champion or an ancestor of it (a rollback past that version brings the row back).
-released_training_table = sa.Table(
-    "retrain_released_training", _quarantine_metadata,
-    sa.Column("source_table", sa.String(200), primary_key=True),
-    sa.Column("row_id", sa.BigInteger, primary_key=True),
-    sa.Column("version", ID_TYPE, primary_key=True),
-    sa.Column("recorded_at", sa.DateTime, nullable=False),
-)
-
 
 def create_quarantine_schema(engine: sa.Engine) -> None:
-    """Create the quarantine tables if they do not exist (never the labeled-examples table)."""
+    """Create the quarantine table if it does not exist (never the labeled-examples table)."""
     _quarantine_metadata.create_all(engine, checkfirst=True)
+
+
+def require_bookkeeping(engine: sa.Engine) -> None:
+    """Refuse a database whose retrain tables were never created (read-only commands create nothing)."""
+    inspector = sa.inspect(engine)
+    missing = [t.name for t in (quarantine_table, ledger_table, meta.meta_table) if not inspector.has_table(t.name)]
+    if missing:
+        raise LookupError(f"{engine.url.render_as_string(hide_password=True)} has no {', '.join(missing)} table: "
+                          "run `retrain init` to create retrain's tables")
 
 
 def quarantined_ids(engine: sa.Engine, settings: Settings) -> set[int]:
@@ -187,7 +298,14 @@ def quarantined_ids(engine: sa.Engine, settings: Settings) -> set[int]:
         return {int(row_id) for row_id in conn.execute(query).scalars()}
 
 
-def _require_columns(engine: sa.Engine, settings: Settings) -> sa.Table:
+def _quarantined_clause(id_column: sa.ColumnElement, settings: Settings) -> sa.ColumnElement[bool]:
+    q = quarantine_table
+    return sa.exists().where(q.c.source_table == settings.table, q.c.row_id == id_column, q.c.released_at.is_(None))
+
+
+def require_table(engine: sa.Engine, settings: Settings) -> sa.Table:
+    """The labeled-examples table, after checking it and retrain's tables exist and have the mapped
+    columns: a missing one is an error that names it and says how to create it."""
     table = examples_table(settings)
     inspector = sa.inspect(engine)
     if not inspector.has_table(settings.table):
@@ -203,6 +321,10 @@ def _require_columns(engine: sa.Engine, settings: Settings) -> sa.Table:
             "RETRAIN_ID_COLUMN, RETRAIN_TEXT_COLUMN, RETRAIN_LABEL_COLUMN, RETRAIN_LABELED_AT_COLUMN, "
             "RETRAIN_SOURCE_COLUMN, RETRAIN_CONFIDENCE_COLUMN (set optional ones to empty to skip them)"
         )
+    missing_tables = [t.name for t in (quarantine_table, ledger_table) if not inspector.has_table(t.name)]
+    if missing_tables:
+        raise LookupError(f"{engine.url.render_as_string(hide_password=True)} has no {', '.join(missing_tables)} "
+                          "table: run `retrain init` to create retrain's tables")
     return table
 
 
@@ -228,30 +350,74 @@ def insert_examples(engine: sa.Engine, settings: Settings, rows: Iterable[NewExa
     return ids
 
 
+def fixed_test_fraction(engine: sa.Engine, settings: Settings) -> float:
+    """The held-out fraction of this database: the one fixed with the first version, else the setting.
+
+    Raises ``meta.FixedFactMismatch`` when RETRAIN_TEST_FRACTION differs from the fixed one: a new
+    fraction would move rows the champion trained on into the held-out set.
+    """
+    fixed = meta.read_fact(engine, TEST_FRACTION_FACT)
+    if fixed is not None and not math.isclose(fixed, settings.test_fraction):
+        raise meta.FixedFactMismatch(
+            "RETRAIN_TEST_FRACTION", fixed, settings.test_fraction,
+            " (recorded with the first version: changing it would move trained rows into the held-out set;"
+            " unset RETRAIN_TEST_FRACTION or use a new database)")
+    return settings.test_fraction
+
+
+_SPLIT_WORDS = {TRAIN: TRAIN, TEST: TEST}
+
+
+def _explicit_split(value: object) -> str | None:
+    """A split column's value, normalised (case, spaces); None when empty (the hash decides)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    word = str(value).strip().lower()
+    return _SPLIT_WORDS.get(word, word) if word else None
+
+
 def _as_frame(rows: Sequence[sa.Row], settings: Settings) -> pd.DataFrame:
     frame = pd.DataFrame(
         [tuple(row) for row in rows],
-        columns=["id", "text", "label", "labeled_at", "explicit_split", "confidence"],
+        columns=["id", "text", "label", "labeled_at", "explicit_split", "confidence", "source", "prior_role"],
     )
     frame["id"] = frame["id"].astype("int64")
+    if isinstance(frame["labeled_at"].dtype, pd.DatetimeTZDtype):
+        # A team's timestamptz column: compared as naive UTC like ours, never aware with naive.
+        frame["labeled_at"] = frame["labeled_at"].dt.tz_convert("UTC").dt.tz_localize(None)
+    explicit = [_explicit_split(value) for value in frame["explicit_split"]]
+    bad = [(int(i), raw) for i, raw, word in zip(frame["id"], frame["explicit_split"], explicit, strict=True)
+           if word not in (None, TRAIN, TEST)]
+    if bad:
+        shown = ", ".join(f"row {i}: {raw!r}" for i, raw in bad[:10])
+        raise BadSplitValue(
+            f"split column {settings.split_column!r} of table {settings.table!r} holds {len(bad)} value(s) that are "
+            f"neither 'train' nor 'test' (case and spaces are ignored; empty means the hash decides): {shown}")
     frame["split"] = [
-        explicit if explicit in (TRAIN, TEST) else split_of(row_id, settings.test_fraction)
-        for row_id, explicit in zip(frame["id"], frame["explicit_split"], strict=True)
+        # The ledger keeps a split once a version consumed the row, whatever the column says now.
+        (TEST if role == HELD_OUT else TRAIN) if isinstance(role, str)
+        else word or split_of(row_id, settings.test_fraction)
+        for row_id, word, role in zip(frame["id"], explicit, frame["prior_role"], strict=True)
     ]
-    if not settings.confidence_column:
-        return frame.drop(columns=["explicit_split", "confidence"])
-    if pd.api.types.infer_dtype(frame["confidence"], skipna=True) in ("floating", "integer", "empty"):
+    frame["prior_role"] = frame["prior_role"].astype(object).where(frame["prior_role"].notna(), None)
+    dropped = ["explicit_split"] + [name for name, column in (("confidence", settings.confidence_column),
+                                                                ("source", settings.source_column)) if not column]
+    frame = frame.drop(columns=dropped)
+    if settings.confidence_column and pd.api.types.infer_dtype(frame["confidence"], skipna=True) in (
+            "floating", "integer", "empty"):
         # NULLs and numbers as float64 with NaN; anything else stays as stored for the type check to name.
         frame["confidence"] = frame["confidence"].astype("float64")
-    return frame.drop(columns="explicit_split")
+    return frame
 
 
 def _selected(table: sa.Table, settings: Settings) -> list[sa.ColumnElement]:
-    split = table.c[settings.split_column] if settings.split_column else sa.null()
-    confidence = table.c[settings.confidence_column] if settings.confidence_column else sa.null()
+    def optional(name: str | None) -> sa.ColumnElement:
+        return table.c[name] if name else sa.null()
+
     return [
         table.c[settings.id_column], table.c[settings.text_column], table.c[settings.label_column],
-        table.c[settings.labeled_at_column], split, confidence,
+        table.c[settings.labeled_at_column], optional(settings.split_column), optional(settings.confidence_column),
+        optional(settings.source_column), prior_role(table.c[settings.id_column], settings.table),
     ]
 
 
@@ -264,95 +430,100 @@ def _mark(table: sa.Table, settings: Settings, mark: Watermark) -> sa.Tuple:
 
     The time is read back from the watermark's own row when it still exists: SQLite stores times
     as text, and a team's table may write them without microseconds ('2026-01-05 09:00:00'), which
-    sorts before the bound '2026-01-05 09:00:00.000000' and would skip rows tied with the watermark.
-    Comparing the column with a value from the same column is exact in every format.
+    sorts before the bound '2026-01-05 09:00:00.000000'. Comparing the column with a value from the
+    same column is exact in every format. (Only the split between the two queries depends on it.)
     """
     at, row_id = table.c[settings.labeled_at_column], table.c[settings.id_column]
     stored = sa.select(at).where(row_id == sa.literal(mark.id)).scalar_subquery()
     return sa.tuple_(sa.func.coalesce(stored, sa.literal(mark.labeled_at, type_=at.type)), sa.literal(mark.id))
 
 
-def pull_query(table: sa.Table, settings: Settings, after: Watermark | None, limit: int | None = None) -> sa.Select:
-    """The incremental pull: a seek on the (labeled_at, id) index past the watermark."""
-    query = sa.select(*_selected(table, settings)).order_by(
-        table.c[settings.labeled_at_column], table.c[settings.id_column]
-    )
-    if after is not None:
-        position = _position(table, settings)
-        query = query.where(position > _mark(table, settings, after))
-    return query if limit is None else query.limit(limit)
+def _waiting_clause(table: sa.Table, settings: Settings, lineage: Lineage) -> sa.ColumnElement[bool]:
+    row_id = table.c[settings.id_column]
+    return sa.and_(~consumed_clause(row_id, settings.table, lineage), ~_quarantined_clause(row_id, settings))
 
 
-def pull_new_rows(
-    engine: sa.Engine, settings: Settings, after: Watermark | None, limit: int | None = None
-) -> LabeledBatch:
-    """Rows labeled after the watermark, oldest first (all rows when ``after`` is None)."""
-    query = pull_query(_require_columns(engine, settings), settings, after, limit)
+def pull_query(table: sa.Table, settings: Settings, lineage: Lineage, behind: bool = False) -> sa.Select:
+    """The rows waiting for ``lineage``: past its watermark (``behind=False``: an index seek on
+    (labeled_at, id), then an anti-join against the ledger and the quarantine), or behind it (the
+    reconciliation: rows never consumed that a timestamp order would have skipped)."""
+    query = (sa.select(*_selected(table, settings)).where(_waiting_clause(table, settings, lineage))
+             .order_by(table.c[settings.labeled_at_column], table.c[settings.id_column]))
+    if lineage.watermark is None:
+        return query if not behind else query.where(sa.false())
+    position, mark = _position(table, settings), _mark(table, settings, lineage.watermark)
+    return query.where(position <= mark if behind else position > mark)
+
+
+def pull_new_rows(engine: sa.Engine, settings: Settings, lineage: Lineage | None = None) -> LabeledBatch:
+    """Every row the champion's lineage has not consumed and no check quarantined, oldest first
+    (every unquarantined row before the first champion), whatever its timestamp or commit order."""
+    lineage = lineage or NO_CHAMPION
+    table = require_table(engine, settings)
     with engine.connect() as conn:
-        frame = _as_frame(conn.execute(query).all(), settings)
-    end = None
-    if len(frame):
-        last = frame.iloc[-1]
-        end = Watermark(pd.Timestamp(last["labeled_at"]).to_pydatetime(), int(last["id"]))
-    # Quarantined rows stay out, but the end (the next watermark) still passes them: a released
-    # row comes back through validation.quarantine.with_released_rows, not through the watermark.
-    held = quarantined_ids(engine, settings)
-    if held:
-        frame = frame[~frame["id"].isin(held)].reset_index(drop=True)
-    return LabeledBatch(frame=frame, after=after, end=end)
+        past = conn.execute(pull_query(table, settings, lineage)).all()
+        behind = conn.execute(pull_query(table, settings, lineage, behind=True)).all() if lineage.watermark else []
+    frame = _as_frame([*behind, *past], settings)
+    frame = frame.sort_values(["labeled_at", "id"], ignore_index=True)
+    return LabeledBatch(frame=frame, source_table=settings.table, lineage=lineage, behind=len(behind))
 
 
-def count_rows_after(engine: sa.Engine, settings: Settings, after: Watermark | None) -> int:
-    """How many rows wait past the watermark."""
-    table = _require_columns(engine, settings)
-    query = sa.select(sa.func.count()).select_from(table)
-    if after is not None:
-        query = query.where(
-            _position(table, settings) > _mark(table, settings, after)
-        )
+def waiting_counts(engine: sa.Engine, settings: Settings, lineage: Lineage | None = None) -> WaitingCounts:
+    """How many rows wait for the next run, past the champion's watermark and behind it."""
+    lineage = lineage or NO_CHAMPION
+    table = require_table(engine, settings)
+
+    def count(behind: bool) -> int:
+        rows = pull_query(table, settings, lineage, behind).order_by(None).subquery()
+        return int(conn.execute(sa.select(sa.func.count()).select_from(rows)).scalar_one())
+
     with engine.connect() as conn:
-        return int(conn.execute(query).scalar_one())
+        return WaitingCounts(past=count(False), behind=count(True) if lineage.watermark else 0)
 
 
-def held_out_set(engine: sa.Engine, settings: Settings, up_to: Watermark) -> HeldOutSet:
-    """All held-out rows labeled up to ``up_to``: the snapshot both models are scored on."""
-    table = _require_columns(engine, settings)
-    within = _position(table, settings) <= _mark(table, settings, up_to)
-    split = table.c[settings.split_column] if settings.split_column else sa.null()
+def count_rows(engine: sa.Engine, settings: Settings) -> int:
+    """How many labeled rows the table holds."""
+    table = require_table(engine, settings)
     with engine.connect() as conn:
-        candidates = conn.execute(sa.select(table.c[settings.id_column], split).where(within)).all()
-        held = quarantined_ids(engine, settings)  # quarantined rows are scored on no more than trained on
-        test_ids = [
-            int(row_id) for row_id, explicit in candidates
-            if (explicit if explicit in (TRAIN, TEST) else split_of(row_id, settings.test_fraction)) == TEST
-            and int(row_id) not in held
-        ]
-        rows: list[sa.Row] = []
-        for start in range(0, len(test_ids), IN_CHUNK):
-            chunk = test_ids[start:start + IN_CHUNK]
-            rows += conn.execute(
-                sa.select(*_selected(table, settings)).where(table.c[settings.id_column].in_(chunk))
-            ).all()
-    frame = _as_frame(rows, settings).sort_values("id", ignore_index=True)
+        return int(conn.execute(sa.select(sa.func.count()).select_from(table)).scalar_one())
+
+
+def _consumed_rows(engine: sa.Engine, settings: Settings, lineage: Lineage, roles: Sequence[str]) -> pd.DataFrame:
+    table = require_table(engine, settings)
+    if not lineage.versions:
+        return _as_frame([], settings)
+    t, row_id = ledger_table, table.c[settings.id_column]
+    consumed = (sa.select(t.c.row_id).where(t.c.source_table == settings.table, t.c.version.in_(lineage.versions),
+                                            t.c.role.in_(roles)).distinct().subquery())
+    query = sa.select(*_selected(table, settings)).join_from(table, consumed, consumed.c.row_id == row_id)
+    with engine.connect() as conn:
+        return _as_frame(conn.execute(query).all(), settings).sort_values("id", ignore_index=True)
+
+
+def held_out_set(
+    engine: sa.Engine, settings: Settings, lineage: Lineage | None, batch: LabeledBatch | None = None
+) -> HeldOutSet:
+    """The snapshot both models are scored on: the rows the champion's lineage held out, and the
+    batch's own held-out rows (those that passed its checks)."""
+    lineage = lineage or NO_CHAMPION
+    earlier = _consumed_rows(engine, settings, lineage, [HELD_OUT])
+    new = batch.frame[batch.frame["split"] == TEST] if batch is not None else earlier.iloc[0:0]
+    frame = pd.concat([earlier, new[earlier.columns]], ignore_index=True) if len(new) else earlier
+    frame = frame.drop_duplicates("id").sort_values("id", ignore_index=True)
     return HeldOutSet(frame=frame, content_hash=content_hash(frame))
 
 
-def rows_up_to(engine: sa.Engine, settings: Settings, up_to: Watermark) -> pd.DataFrame:
-    """Every row labeled up to ``up_to`` (the champion's data, both splits), without quarantined rows.
+def consumed_rows(engine: sa.Engine, settings: Settings, lineage: Lineage | None) -> pd.DataFrame:
+    """The champion's data: every row its lineage trained on or held out, in id order.
 
     What a new batch is compared with for duplicates, held-out leakage and label drift.
     """
-    table = _require_columns(engine, settings)
-    within = _position(table, settings) <= _mark(table, settings, up_to)
-    with engine.connect() as conn:
-        frame = _as_frame(conn.execute(sa.select(*_selected(table, settings)).where(within)).all(), settings)
-    held = quarantined_ids(engine, settings)
-    return frame[~frame["id"].isin(held)].reset_index(drop=True) if held else frame
+    return _consumed_rows(engine, settings, lineage or NO_CHAMPION, CONSUMING_ROLES)
 
 
 def rows_by_id(engine: sa.Engine, settings: Settings, ids: Sequence[int]) -> pd.DataFrame:
     """The rows with these ids, oldest first, in the pull's columns."""
-    table = _require_columns(engine, settings)
+    table = require_table(engine, settings)
     rows: list[sa.Row] = []
     with engine.connect() as conn:
         for start in range(0, len(ids), IN_CHUNK):
@@ -372,7 +543,7 @@ def content_hash(frame: pd.DataFrame) -> str:
 
 def existing_labels(engine: sa.Engine, settings: Settings, texts: Sequence[str]) -> dict[str, dict[str, int]]:
     """Which of ``texts`` are already stored: text -> label -> the id of the first stored row with it."""
-    table = _require_columns(engine, settings)
+    table = require_table(engine, settings)
     text_col, label_col, id_col = (table.c[settings.text_column], table.c[settings.label_column],
                                    table.c[settings.id_column])
     found: dict[str, dict[str, int]] = {}
@@ -388,7 +559,7 @@ def existing_labels(engine: sa.Engine, settings: Settings, texts: Sequence[str])
 
 def existing_texts(engine: sa.Engine, settings: Settings, texts: Sequence[str]) -> dict[str, int]:
     """Which of ``texts`` are already stored, mapped to the id of the stored row."""
-    table = _require_columns(engine, settings)
+    table = require_table(engine, settings)
     text_col, id_col = table.c[settings.text_column], table.c[settings.id_column]
     found: dict[str, int] = {}
     unique = list(dict.fromkeys(texts))

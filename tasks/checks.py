@@ -1,5 +1,5 @@
-"""The data-check steps: released rows rejoin the pull, a refused batch stops the run before any
-training, and rows that fail row-level checks are quarantined while the rest proceed."""
+"""The data-check steps: a refused batch stops the run before any training, and rows that fail
+row-level checks are quarantined while the rest proceed."""
 
 from __future__ import annotations
 
@@ -9,17 +9,16 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from models import registry
 from retrain import store
 from retrain.settings import Settings
-from validation import quarantine, require_valid
-from validation.gate import CheckedBatch, champion_lineage, check_batch, expectations_for
+from validation import require_valid
+from validation.gate import CheckedBatch, check_batch, expectations_for
 
 if TYPE_CHECKING:
     from validation import ValidationReport
     from validation.docs import DataDocs
 
-__all__ = ["add_released_rows", "checks_markdown", "expectations_for", "record_released_rows", "validate_new_rows"]
+__all__ = ["checks_markdown", "expectations_for", "validate_new_rows"]
 
 _SHOWN_ROWS = 20  # quarantined rows listed in the artifact; `retrain quarantine list` has them all
 DATA_CHECK_FAILED_EVENT = "retrain.data-check.failed"
@@ -31,30 +30,13 @@ def _flow_run_name() -> str | None:
     return flow_run.name
 
 
-@task(name="add released rows", cache_policy=NO_CACHE)
-def add_released_rows(
-    settings: Settings, champion: registry.ModelVersion | None, batch: store.LabeledBatch
-) -> store.LabeledBatch:
-    """Add the rows a person released from quarantine that the champion's lineage has not trained on."""
-    if batch.after is None:  # before the first champion every unquarantined row is in the pull already
-        return batch
-    engine = store.connect(settings)
-    versions = {v.version: v.parent_version for v in registry.list_versions(engine)}
-    lineage = champion_lineage(versions, champion.version if champion else None)
-    merged = quarantine.with_released_rows(engine, settings, batch, lineage)
-    if merged.released_ids:
-        get_run_logger().info("added %d rows released from quarantine (behind the watermark): ids %s",
-                              len(merged.released_ids), list(merged.released_ids)[:10])
-    return merged
-
-
 @task(name="validate new rows", cache_policy=NO_CACHE)
-def validate_new_rows(settings: Settings, batch: store.LabeledBatch) -> CheckedBatch:
-    """Run the data checks on the pulled rows and quarantine rows that fail row checks; raise
-    ``DataCheckFailed`` (quarantining nothing) when the batch is refused."""
+def validate_new_rows(settings: Settings, batch: store.LabeledBatch, dry_run: bool = False) -> CheckedBatch:
+    """Run the data checks on the pulled rows and quarantine rows that fail row checks (a dry run only
+    leaves them out); raise ``DataCheckFailed`` (quarantining nothing) when the batch is refused."""
     logger = get_run_logger()
     run_name = _flow_run_name()
-    checked = check_batch(store.connect(settings), settings, batch, flow_run=run_name)
+    checked = check_batch(store.connect(settings), settings, batch, flow_run=run_name, write=not dry_run)
     report = checked.report
     docs = None
     try:
@@ -77,13 +59,6 @@ def validate_new_rows(settings: Settings, batch: store.LabeledBatch) -> CheckedB
         logger.info("GX Data Docs: %s", docs.index)
     require_valid(report)
     return checked
-
-
-@task(name="record released rows", cache_policy=NO_CACHE)
-def record_released_rows(settings: Settings, batch: store.LabeledBatch, version: registry.ModelVersion) -> int:
-    """Note that ``version`` trained on the batch's released rows: once it (or a descendant) is the
-    champion, they stop coming back."""
-    return quarantine.record_training(store.connect(settings), settings, batch.released_ids, version.version)
 
 
 def data_check_failed_payload(report: ValidationReport, run_name: str | None, run_url: str | None) -> dict:

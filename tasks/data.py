@@ -1,4 +1,4 @@
-"""Steps that read the labeled data: the new rows since the watermark, and the held-out set."""
+"""Steps that read the labeled data: the champion's lineage, the rows waiting for it, and the held-out set."""
 
 from __future__ import annotations
 
@@ -13,10 +13,12 @@ from retrain.settings import Settings
 @task(name="read champion", cache_policy=NO_CACHE)
 def read_champion(settings: Settings) -> registry.ModelVersion | None:
     """The current champion (None before the first promotion)."""
-    engine = store.connect(settings)
-    # Only the registry's own tables: a missing labeled-data table is an error to report
-    # (a mistyped RETRAIN_TABLE must not silently become a new, empty table).
+    # A run never creates the database or the labeled-data table (a run from another folder, or a
+    # mistyped RETRAIN_TABLE, must fail rather than train on a new, empty table); it may create its own.
+    engine = store.connect(settings, must_exist=True)
+    store.create_bookkeeping_schema(engine)
     registry.create_registry_schema(engine)
+    store.fixed_test_fraction(engine, settings)  # refuse a changed held-out fraction before any work
     current = registry.champion(engine)
     logger = get_run_logger()
     if current is None:
@@ -28,20 +30,23 @@ def read_champion(settings: Settings) -> registry.ModelVersion | None:
 
 
 @task(name="pull new rows", cache_policy=NO_CACHE)
-def pull_new_rows(settings: Settings, after: store.Watermark | None) -> store.LabeledBatch:
-    """Rows labeled after the champion's watermark."""
-    batch = store.pull_new_rows(store.connect(settings), settings, after)
+def pull_new_rows(settings: Settings, champion: registry.ModelVersion | None) -> store.LabeledBatch:
+    """Every row the champion's lineage has not consumed (and no check quarantined)."""
+    engine = store.connect(settings)
+    lineage = registry.lineage_of(engine, champion.version) if champion else store.Lineage()
+    batch = store.pull_new_rows(engine, settings, lineage)
     get_run_logger().info(
-        "pulled %d new rows after %s (%d to train on, %d held out)",
-        len(batch.frame), after, len(batch.training_rows), len(batch.frame) - len(batch.training_rows),
+        "pulled %d rows waiting for the champion's lineage %s (%d to train on, %d held out; %d from behind "
+        "its watermark %s)", len(batch.frame), list(lineage.versions) or "(none)", len(batch.training_rows),
+        len(batch.frame) - len(batch.training_rows), batch.behind, batch.after,
     )
     return batch
 
 
 @task(name="load held-out set", cache_policy=NO_CACHE)
-def load_held_out_set(settings: Settings, up_to: store.Watermark) -> store.HeldOutSet:
+def load_held_out_set(settings: Settings, batch: store.LabeledBatch) -> store.HeldOutSet:
     """The held-out snapshot champion and challenger are both scored on."""
-    held_out = store.held_out_set(store.connect(settings), settings, up_to)
+    held_out = store.held_out_set(store.connect(settings), settings, batch.lineage, batch)
     get_run_logger().info("held-out set: %d rows, content hash %s", held_out.size,
                           held_out.content_hash[:12])
     return held_out

@@ -56,8 +56,8 @@ def score(
     return Scored(metrics, predicted, rows_scored=len(todo), by_text={key: by_text[key] for key in keys})
 
 
-def score_version(settings: Settings, version: ModelVersion, held_out: HeldOutSet) -> Scored:
-    """Score a registered version, reusing and then recording its predictions by text."""
+def score_version(settings: Settings, version: ModelVersion, held_out: HeldOutSet, record: bool = True) -> Scored:
+    """Score a registered version, reusing and then (``record``) recording its predictions by text."""
     engine = connect(settings)
     known = registry.cached_predictions(engine, version.version, map(text_key, held_out.frame["text"]))
     classifier = None
@@ -65,7 +65,8 @@ def score_version(settings: Settings, version: ModelVersion, held_out: HeldOutSe
         classifier = open_version(version.artifact_uri, version.artifact_sha256, settings.cache_dir,
                                   dtype=resolve_precision(settings.precision))
     scored = score(classifier, held_out, settings.eval_batch_size, known, labels=version.labels)
-    registry.record_predictions(engine, version.version, scored.by_text)
+    if record:
+        registry.record_predictions(engine, version.version, scored.by_text)
     return scored
 
 
@@ -77,8 +78,8 @@ def score_challenger(settings: Settings, classifier: Classifier, held_out: HeldO
 
 
 @task(name="score champion", cache_policy=NO_CACHE)
-def score_champion(settings: Settings, champion: ModelVersion, held_out: HeldOutSet) -> Scored:
-    scored = score_version(settings, champion, held_out)
+def score_champion(settings: Settings, champion: ModelVersion, held_out: HeldOutSet, dry_run: bool = False) -> Scored:
+    scored = score_version(settings, champion, held_out, record=not dry_run)
     get_run_logger().info("champion v%d accuracy %.4f on %d held-out rows (%d scored now, %d from earlier runs)",
                           champion.version, scored.metrics.accuracy, held_out.size, scored.rows_scored,
                           held_out.size - scored.rows_scored)

@@ -64,15 +64,21 @@ def register_challenger(
     dry_run: bool,
     triggered_by: str,
 ) -> registry.ModelVersion:
-    """Save the challenger's artifact and record it as a version, promoted or not."""
-    uri, sha256 = save_version(challenger.classifier, settings.model_store,
-                               f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}")
-    outcome = registry.DRY_RUN if dry_run else registry.PROMOTED if decision.promote else registry.REJECTED
+    """Save the challenger's artifact and record it as a version with the rows it consumed (one
+    transaction). A challenger that passed the gate is recorded pending until the switch. A dry run
+    saves no artifact and records only the version: no consumed rows, no predictions."""
+    if dry_run:
+        uri, sha256 = "", ""
+    else:
+        uri, sha256 = save_version(challenger.classifier, settings.model_store,
+                                   f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}")
+    outcome = registry.DRY_RUN if dry_run else registry.PENDING if decision.promote else registry.REJECTED
+    consumption = None if dry_run else batch.consumption(settings.test_fraction, challenger.early_stopping_ids)
     version = registry.register_version(connect(settings), registry.NewVersion(
         base_model=challenger.base_model, artifact_uri=uri, artifact_sha256=sha256,
         labels=challenger.classifier.labels, sequence_length=challenger.classifier.sequence_length,
-        window_after=batch.after, window_end=batch.end, new_rows=len(batch.frame),
-        train_rows=challenger.training.train_rows + challenger.training.early_stopping_rows,
+        window_after=batch.after, window_end=batch.frontier, new_rows=len(batch.frame),
+        train_rows=challenger.training.train_rows,
         test_rows=held_out.size, test_set_hash=held_out.content_hash,
         accuracy=scores.challenger.metrics.accuracy,
         metrics={"challenger": scores.challenger.metrics.to_dict(),
@@ -83,12 +89,15 @@ def register_challenger(
                  "training": {"epochs_run": challenger.training.epochs_run,
                               "best_epoch": challenger.training.best_epoch,
                               "resumed_from_epoch": challenger.training.resumed_from_epoch,
-                              "seconds": round(challenger.training.seconds, 1)}},
+                              "seconds": round(challenger.training.seconds, 1),
+                              "early_stopping_rows": challenger.training.early_stopping_rows},
+                 "pulled_behind_watermark": batch.behind},
         decision=outcome, reason=decision.reason, triggered_by=triggered_by,
         parent_version=challenger.parent_version,
-    ))
-    # Next week, if promoted, it is the champion: it will be scored only on the new held-out rows.
-    registry.record_predictions(connect(settings), version.version, scores.challenger.by_text)
+    ), consumption)
+    if not dry_run:
+        # Next week, if promoted, it is the champion: it will be scored only on the new held-out rows.
+        registry.record_predictions(connect(settings), version.version, scores.challenger.by_text)
     if challenger.checkpoint_dir is not None:
         # Registered: a rerun must train anew on its own rows, never resume this job.
         shutil.rmtree(challenger.checkpoint_dir, ignore_errors=True)
@@ -108,6 +117,7 @@ def promote_challenger(
                                              version.reason)
     except registry.PromotionConflict as conflict:
         registry.set_decision(engine, version.version, registry.REJECTED, f"lost a race: {conflict}")
+        # Its rows are waiting again: the champion that won did not consume them through this version.
         logger.warning("not promoted: %s", conflict)
         return None
     logger.info("champion is now version %d (was %s)", version.version, expected_champion)

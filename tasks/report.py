@@ -35,6 +35,8 @@ class RunReport:
     reason: str
     train_seconds: float
     examples_per_second: float
+    rows_early_stopping: int = 0  # held back to pick the best epoch; they train in the next run
+    rows_behind_watermark: int = 0  # waiting rows a timestamp order would have skipped
     step_seconds: dict[str, float] = field(default_factory=dict)  # wall time per step of the run
 
 
@@ -65,7 +67,8 @@ def render_markdown(
         "",
         f"**{report.reason}**",
         "",
-        f"- new rows pulled: {report.rows_pulled} ({report.rows_trained} trained on)",
+        f"- rows pulled: {report.rows_pulled} ({report.rows_trained} trained on, {report.rows_early_stopping} held "
+        f"back for early stopping and trained next run; {report.rows_behind_watermark} from behind the watermark)",
         f"- data checks: {report.checks_passed}/{report.checks_total} passed",
         f"- held-out set: {report.held_out_rows} rows, content hash `{report.held_out_hash[:16]}`",
         f"- fine-tuning: {report.train_seconds:.0f} s, {report.examples_per_second:.1f} examples/s",

@@ -30,13 +30,15 @@ class Challenger:
     parent_version: int | None
     base_model: str
     checkpoint_dir: Path | None = None
+    early_stopping_ids: tuple[int, ...] = ()  # held back to pick the best epoch: they train next run
 
 
 def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Path:
     """The checkpoint folder of this exact fine-tuning job: same start, same rows, same knobs."""
     identity = json.dumps({
         "start": champion.artifact_sha256 if champion else settings.base_model,
-        "after": str(batch.after), "end": str(batch.end), "rows": len(batch.frame),
+        "after": str(batch.after), "end": str(batch.end),
+        "rows": hashlib.sha256(",".join(map(str, sorted(batch.frame["id"]))).encode()).hexdigest(),
         "config": asdict(training_config(settings)), "labels": settings.labels,
         "max_sequence_length": settings.max_sequence_length,
     }, sort_keys=True)
@@ -70,9 +72,10 @@ def training_config(settings: Settings) -> TrainingConfig:
 
 @task(name="fine-tune challenger", cache_policy=NO_CACHE)
 def fine_tune_challenger(
-    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch
+    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch, dry_run: bool = False
 ) -> Challenger:
-    """Fine-tune a challenger on the batch's training rows (held-out rows never train)."""
+    """Fine-tune a challenger on the batch's training rows (held-out rows never train). Rows that an
+    earlier run held back for early stopping are trained on now, never held back again."""
     logger = get_run_logger()
     classifier = starting_point(settings, champion, batch)
     rows = batch.training_rows
@@ -92,9 +95,10 @@ def fine_tune_challenger(
     logger.info("fine-tuning %s on %d rows, sequence length %d",
                 f"champion v{champion.version}" if champion else settings.base_model, len(rows),
                 classifier.sequence_length)
-    checkpoints = checkpoint_dir_for(settings, champion, batch)
+    checkpoints = None if dry_run else checkpoint_dir_for(settings, champion, batch)  # a dry run leaves nothing
     result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(),
-                       training_config(settings), on_epoch=log_epoch, checkpoint_dir=checkpoints)
+                       training_config(settings), on_epoch=log_epoch, checkpoint_dir=checkpoints,
+                       early_stopping_eligible=rows["prior_role"].isna().tolist())
     if result.resumed_from_epoch:
         logger.info("resumed from the checkpoint of epoch %d instead of starting over", result.resumed_from_epoch)
     logger.info("fine-tuned in %.0f s (%.1f examples/s), best epoch %d", result.seconds,
@@ -104,4 +108,5 @@ def fine_tune_challenger(
     return Challenger(classifier=classifier, training=result,
                       parent_version=champion.version if champion else None,
                       base_model=champion.base_model if champion else settings.base_model,
-                      checkpoint_dir=checkpoints)
+                      checkpoint_dir=checkpoints,
+                      early_stopping_ids=tuple(int(rows["id"].iloc[i]) for i in result.early_stopping_index))

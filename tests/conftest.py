@@ -134,27 +134,15 @@ def flow_settings(tiny_base_model: str, monkeypatch: pytest.MonkeyPatch):
 
 @pytest.fixture
 def make_champion():
-    """Register a model version with a data window and point the champion at it, without training.
+    """Register a model version that consumed the waiting rows up to a position, without training.
 
-    For tests of the data checks and the quarantine, which read only the champion's watermark and
-    lineage: ``make_champion(settings, window_end, parent=None, promote=True)``.
+    For tests of the data checks and the quarantine, which read only the champion's lineage and the
+    ledger: ``make_champion(settings, window_end, parent=<the champion>, promote=True)``.
     """
-    from models import registry
-    from retrain.store import connect
+    from tests.helpers import register_consumed
 
-    def make(settings, window_end, parent: int | None = None, promote: bool = True) -> registry.ModelVersion:
-        engine = connect(settings)
-        registry.create_registry_schema(engine)
-        version = registry.register_version(engine, registry.NewVersion(
-            base_model="none (a test stand-in)", artifact_uri="file:///nonexistent", artifact_sha256="0" * 64,
-            labels=tuple(settings.labels), sequence_length=32, window_after=None, window_end=window_end,
-            new_rows=0, train_rows=0, test_rows=0, test_set_hash="", accuracy=0.5, metrics={},
-            decision=registry.PROMOTED if promote else registry.REJECTED, reason="test", triggered_by="test",
-            parent_version=parent,
-        ))
-        if promote:
-            registry.switch_champion(engine, version.version, registry.champion_version(engine), "test", "test")
-        return version
+    def make(settings, window_end, parent: int | None = -1, promote: bool = True):
+        return register_consumed(settings, up_to=window_end, parent=parent, promote=promote)
 
     return make
 

@@ -20,7 +20,15 @@ import sqlalchemy as sa
 from models import registry
 from retrain.importing import BadInputFile, import_csv
 from retrain.settings import Settings
-from retrain.store import TEST, Watermark, connect, create_schema, examples_table, pull_new_rows
+from retrain.store import (
+    TEST,
+    Watermark,
+    connect,
+    create_bookkeeping_schema,
+    create_schema,
+    examples_table,
+    pull_new_rows,
+)
 from tests.helpers import add_rows, sentiment_rows
 from validation import DataCheckFailed, gate, quarantine, validate_batch
 from validation.gate import expectations_for
@@ -232,6 +240,7 @@ def test_rows_a_teams_table_can_hold_are_quarantined_with_their_reason(tmp_path,
         monkeypatch.setenv(name, value)
     settings = Settings()
     engine = connect(settings)
+    create_bookkeeping_schema(engine)  # `retrain init` on a team's database: our tables beside theirs
 
     checked = gate.check_batch(engine, settings, pull_new_rows(engine, settings, None), expectations=_loose(settings))
 
@@ -262,6 +271,7 @@ def test_a_label_column_of_the_wrong_type_refuses_the_batch(tmp_path, monkeypatc
         monkeypatch.setenv(name, value)
     settings = Settings()
     engine = connect(settings)
+    create_bookkeeping_schema(engine)
 
     checked = gate.check_batch(engine, settings, pull_new_rows(engine, settings, None))
 
@@ -292,7 +302,7 @@ def test_a_new_row_that_is_already_in_the_held_out_set_is_quarantined(settings, 
     leak = add_rows(settings, [(held_out_row["text"].upper() + "!!", held_out_row["label"])]
                     + sentiment_rows(30, seed=4, prefix="new "))[0]
 
-    checked = gate.check_batch(engine, settings, pull_new_rows(engine, settings, registry.champion(engine).watermark))
+    checked = gate.check_batch(engine, settings, pull_new_rows(engine, settings, registry.lineage_of(engine)))
 
     assert checked.report.quarantined_ids == (leak,)
     assert [(e.check_name, e.reason) for e in quarantine.list_entries(engine, settings)] == [
@@ -344,12 +354,16 @@ def test_the_flow_refuses_a_bad_batch_with_every_reason_and_keeps_rows_and_champ
     assert stored_texts(settings) == rows_before
     assert quarantine.list_entries(engine, settings, include_released=True) == []
 
-    # A deployment that tolerates more quarantines the bad rows and trains on the rest.
+    # A deployment that tolerates more quarantines the bad rows and trains on the rest; a dry run only
+    # says what it would quarantine.
     monkeypatch.setenv("RETRAIN_MAX_QUARANTINE_SHARE", "0.1")
     report = retrain(triggered_by="test", dry_run=True)
-
     assert report.rows_pulled == len(bad) + len(good)
     assert registry.get_version(engine, report.challenger_version).new_rows == len(good)  # trained: the good ones
+    assert quarantine.list_entries(engine, settings) == []
+    assert registry.champion(engine) == champion  # a dry run never promotes
+
+    report = retrain(triggered_by="test")
+    assert registry.get_version(engine, report.challenger_version).new_rows == len(good)
     assert {e.row_id for e in quarantine.list_entries(engine, settings)} == set(bad)
     assert stored_texts(settings) == rows_before
-    assert registry.champion(engine) == champion  # a dry run never promotes

@@ -54,6 +54,7 @@ def test_import_with_a_label_map_and_other_columns(tmp_path: Path, capsys: pytes
 
 
 def test_status_before_any_rows_says_none_wait(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["init"]) == 0
     assert main(["status"]) == 0
     out = capsys.readouterr().out
     assert "no champion yet; 0 labeled rows wait" in out
@@ -63,6 +64,8 @@ def test_status_before_any_rows_says_none_wait(capsys: pytest.CaptureFixture[str
 def test_history_of_an_empty_registry_prints_the_header_and_no_promotions(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
+    assert main(["init"]) == 0
+    capsys.readouterr()
     assert main(["history"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:3] == ["ver", "parent", "created"]
@@ -89,7 +92,7 @@ def test_importing_a_missing_file_returns_1_with_a_clear_message(
     assert main(["import", str(missing)]) == 1
     captured = capsys.readouterr()
     assert captured.err.strip() == f"retrain: no such CSV file: {missing}"
-    assert main(["status"]) == 0
+    assert main(["status"]) == 0  # the import created the tables, and imported nothing
     assert "0 labeled rows wait" in capsys.readouterr().out
 
 
@@ -100,3 +103,36 @@ def test_importing_a_file_without_the_text_column_returns_1_naming_it(
     assert main(["import", str(path)]) == 1
     err = capsys.readouterr().err
     assert "['text']" in err and "--text-column" in err
+
+
+READ_ONLY_COMMANDS = [["status"], ["history"], ["history", "-v"], ["predict", "hello"], ["quarantine", "list"],
+                      ["quarantine", "release", "1"], ["rollback", "1"]]
+
+
+@pytest.mark.parametrize("command", READ_ONLY_COMMANDS, ids=" ".join)
+def test_read_only_commands_never_create_a_database(
+    command: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    home = tmp_path / "elsewhere" / ".retrain"  # e.g. run from another folder
+    monkeypatch.setenv("RETRAIN_HOME", str(home))
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert f"no database at {home.resolve() / 'retrain.db'}" in err and "retrain init" in err
+    assert not home.exists()
+
+
+@pytest.mark.parametrize("command", [["status"], ["quarantine", "list"]], ids=" ".join)
+def test_a_mistyped_table_is_named_and_never_created(
+    command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sqlalchemy as sa
+
+    from retrain.settings import Settings
+    from retrain.store import connect
+
+    assert main(["init"]) == 0
+    monkeypatch.setenv("RETRAIN_TABLE", "labelled_examples")
+    capsys.readouterr()
+    assert main(command) == 1
+    assert "table 'labelled_examples' does not exist" in capsys.readouterr().err
+    assert not sa.inspect(connect(Settings())).has_table("labelled_examples")

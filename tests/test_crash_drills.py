@@ -1,4 +1,5 @@
-"""kill -9 a real retraining run at each stage; nothing may be half-done or lost, and the next run succeeds."""
+"""kill -9 a real retraining run at each stage; nothing may be half-done or lost, and the next run succeeds.
+And a killed `retrain run`, by SIGTERM or SIGKILL, leaves no process behind (its temporary Prefect server)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,7 +17,7 @@ import pytest
 from flows.retrain import retrain
 from models import registry
 from retrain.settings import Settings
-from retrain.store import connect, count_rows_after
+from retrain.store import connect, count_rows, waiting_counts
 from tests.helpers import add_rows, sentiment_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -85,7 +87,7 @@ def test_kill_9_at_each_stage_leaves_everything_consistent(stage, waiting_rows):
     settings = waiting_rows
     engine = connect(settings)
     champion_before = registry.champion(engine)
-    rows_before = count_rows_after(engine, settings, None)
+    rows_before = count_rows(engine, settings)
 
     _run_and_kill(STAGES[stage])
 
@@ -96,8 +98,11 @@ def test_kill_9_at_each_stage_leaves_everything_consistent(stage, waiting_rows):
     if champion_after.version != champion_before.version:
         assert champion_after.decision == registry.PROMOTED
         assert champion_after.watermark > champion_before.watermark
-    assert count_rows_after(engine, settings, None) == rows_before  # no labeled row lost
-    waiting = count_rows_after(engine, settings, champion_after.watermark)
+    assert count_rows(engine, settings) == rows_before  # no labeled row lost
+    # "promoted" is written with the switch: a version killed before it is pending, never promoted.
+    assert all(v.decision != registry.PROMOTED for v in registry.list_versions(engine)
+               if v.version not in {p.to_version for p in history})
+    waiting = waiting_counts(engine, settings, registry.lineage_of(engine)).total
     assert waiting == (60 if champion_after.version == champion_before.version else 0)
 
     if waiting == 0:
@@ -108,3 +113,50 @@ def test_kill_9_at_each_stage_leaves_everything_consistent(stage, waiting_rows):
     # Killed mid-training: resume after epoch 2. Killed after training but before registering:
     # the finished job's last checkpoint (epoch 6) is reused instead of training again.
     assert resumed == {"fine-tune": 2, "evaluate": 6}.get(stage, 0)
+
+
+def _session_processes(session: int) -> list[str]:
+    """Command lines of the live processes in a session (a killed parent's children keep its session id)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # the process ended while we looked
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(cmdline)
+    return found
+
+
+@pytest.mark.parametrize("kill", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_a_killed_retrain_run_leaves_no_process_behind(kill, flow_settings, tmp_path):
+    from prefect.settings import PREFECT_API_URL
+
+    add_rows(flow_settings, sentiment_rows(240, seed=1))
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PREFECT_API")}
+    env.update({"PYTHONUNBUFFERED": "1", "PREFECT_LOGGING_LEVEL": "INFO", "PREFECT_HOME": str(tmp_path / "prefect")})
+    assert PREFECT_API_URL.value()  # the harness's server, which the child must not see
+    process = subprocess.Popen([sys.executable, "-m", "retrain.cli", "run"], stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, env=env, text=True, start_new_session=True)
+    seen: list[str] = []
+    try:
+        for line in process.stdout:  # killed once the run works against its temporary server
+            seen.append(line)
+            if "epoch 1/" in line:
+                break
+        assert any("epoch 1/" in line for line in seen), "".join(seen)[-3000:]
+        assert any("uvicorn" in cmd for cmd in _session_processes(process.pid)), _session_processes(process.pid)
+        # Keep reading: a child blocked on a full pipe would never get to exit.
+        threading.Thread(target=lambda: seen.extend(process.stdout), daemon=True).start()
+        os.kill(process.pid, kill)
+        process.wait(timeout=90)
+        deadline = time.monotonic() + 30
+        while _session_processes(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _session_processes(process.pid) == []
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        for leftover in _session_processes(process.pid):
+            print("left behind:", leftover)

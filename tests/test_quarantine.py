@@ -1,6 +1,6 @@
 """The quarantine on SQLite and PostgreSQL: rows that fail row checks leave the pull and the held-out
-set (never the table), a refused batch writes nothing, released rows come back behind the watermark
-until a champion trained on them, and the command line lists and releases them. The last test runs
+set (never the table), a refused batch writes nothing, released rows wait (behind the watermark) until
+a champion's lineage trained on them, and the command line lists and releases them. The last test runs
 the real flow (tiny BERT) through quarantine, release and promotion."""
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from retrain.store import (
     NewExample,
     Watermark,
     connect,
+    create_bookkeeping_schema,
     create_schema,
     examples_table,
     held_out_set,
@@ -40,15 +41,26 @@ def settings(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Settings:
     return settings
 
 
-def run_checks(settings: Settings) -> gate.CheckedBatch:
-    """What a run does before training: pull past the champion's watermark, add released rows, check."""
+def lineage(settings: Settings):
     engine = connect(settings)
-    champion = registry.champion(engine) if sa.inspect(engine).has_table("retrain_aliases") else None
-    batch = pull_new_rows(engine, settings, champion.watermark if champion else None)
-    versions = {v.version: v.parent_version for v in registry.list_versions(engine)} if champion else {}
-    lineage = gate.champion_lineage(versions, champion.version if champion else None)
-    batch = quarantine.with_released_rows(engine, settings, batch, lineage)
-    return gate.check_batch(engine, settings, batch, "test-run")
+    registry.create_registry_schema(engine)
+    return registry.lineage_of(engine)
+
+
+def run_checks(settings: Settings) -> gate.CheckedBatch:
+    """What a run does before training: pull what waits for the champion's lineage, check it."""
+    engine = connect(settings)
+    return gate.check_batch(engine, settings, pull_new_rows(engine, settings, lineage(settings)), "test-run")
+
+
+def v2_consumed(settings: Settings, version: int) -> dict[int, str]:
+    from retrain.ledger import consumed_by
+
+    return consumed_by(connect(settings), settings.table, [version])
+
+
+def waiting_ids(settings: Settings) -> set[int]:
+    return set(pull_new_rows(connect(settings), settings, lineage(settings)).frame["id"])
 
 
 def table_rows(settings: Settings) -> list[tuple[int, str, str]]:
@@ -101,14 +113,15 @@ def test_quarantined_rows_leave_the_held_out_set_until_released(settings):
     ids = add_rows(settings, rows)
     assert ids[bad_id - 1] == bad_id
     engine = connect(settings)
-    end = watermark_of(settings, ids[-1])
-    assert bad_id in set(held_out_set(engine, settings, end).frame["id"])
 
+    def held_out() -> set[int]:
+        return set(held_out_set(engine, settings, None, pull_new_rows(engine, settings)).frame["id"])
+
+    assert bad_id in held_out()
     run_checks(settings)
-    assert bad_id not in set(held_out_set(engine, settings, end).frame["id"])
-
+    assert bad_id not in held_out()
     quarantine.release(engine, settings, [bad_id], by="test")
-    assert bad_id in set(held_out_set(engine, settings, end).frame["id"])
+    assert bad_id in held_out()
 
 
 def test_released_rows_come_back_until_a_champion_has_trained_on_them(settings, make_champion: Callable):
@@ -125,21 +138,20 @@ def test_released_rows_come_back_until_a_champion_has_trained_on_them(settings, 
 
     # Behind the watermark, yet back in the pull, and not quarantined again for its mojibake.
     checked = run_checks(settings)
-    assert checked.batch.released_ids == (bad,) and checked.quarantined == 0
+    assert checked.quarantined == 0 and checked.batch.behind == 1
     assert set(checked.batch.frame["id"]) == {*new, bad}
     assert checked.batch.end == watermark_of(settings, new[-1])
 
-    # A challenger trained on it but not promoted: it keeps coming back.
+    # A challenger trained on it but not promoted: it keeps waiting.
     v2 = make_champion(settings, watermark_of(settings, new[-1]), parent=v1.version, promote=False)
-    quarantine.record_training(engine, settings, checked.batch.released_ids, v2.version)
-    assert run_checks(settings).batch.released_ids == (bad,)
+    assert bad in v2_consumed(settings, v2.version) and bad in waiting_ids(settings)
 
     # Once that challenger is the champion, the row is part of its training data: it stops coming back.
     registry.switch_champion(engine, v2.version, v1.version, "test", "promoted")
-    assert run_checks(settings).batch.released_ids == ()
+    assert waiting_ids(settings) == set()
     # A rollback to the champion that never saw it brings it back again.
     registry.rollback(engine, actor="test", reason="bad week")
-    assert run_checks(settings).batch.released_ids == (bad,)
+    assert waiting_ids(settings) == {*new, bad}
 
 
 def test_a_released_row_quarantined_again_by_another_check_stays_out(settings, make_champion: Callable):
@@ -179,6 +191,7 @@ def test_the_quarantine_works_for_a_teams_own_table(database_url: str, monkeypat
         monkeypatch.setenv(name, value)
     settings = Settings()
     columns_before = [c["name"] for c in sa.inspect(connect(settings)).get_columns("support_tickets")]
+    create_bookkeeping_schema(connect(settings))  # `retrain init`: retrain's own tables beside the team's
 
     checked = run_checks(settings)
 
@@ -192,8 +205,8 @@ def test_quarantine_list_and_release_on_the_command_line(tmp_path, monkeypatch, 
     monkeypatch.setenv("RETRAIN_HOME", str(tmp_path / "cli-home"))
     monkeypatch.setenv("RETRAIN_MIN_NEW_ROWS", "5")
     settings = Settings()
+    assert cli.main(["init"]) == 0
     engine = connect(settings)
-    create_schema(engine, settings)
     ids = insert_examples(engine, settings, [NewExample(t, label) for t, label in sentiment_rows(40)]
                          + [NewExample(MOJIBAKE, "positive"), NewExample("so-so", "neutral")])
     assert gate.check_batch(engine, settings, pull_new_rows(engine, settings, None)).quarantined == 2
@@ -237,24 +250,24 @@ def test_the_flow_quarantines_trains_on_the_rest_and_takes_released_rows_back(fl
 
     assert first.promoted, first.reason
     assert first.rows_pulled == 243 and first.rows_trained + first.held_out_rows == 240
-    held = set(held_out_set(engine, settings, registry.champion(engine).watermark).frame["id"])
+    held = set(held_out_set(engine, settings, registry.lineage_of(engine)).frame["id"])
     assert held <= set(good) and not held & set(bad)
     assert {e.row_id for e in quarantine.list_entries(engine, settings)} == set(bad)
 
     quarantine.release(engine, settings, [bad[0], bad[2]], by="test")
-    new = add_rows(settings, sentiment_rows(40, seed=2, prefix="week two "))
+    add_rows(settings, sentiment_rows(40, seed=2, prefix="week two "))
     second = retrain(triggered_by="test", min_improvement=0.0)
 
     assert second.rows_pulled == 42  # 40 new rows and the 2 released ones, behind the watermark
-    released = set(quarantine.pending_released_ids(engine, settings, {second.challenger_version}))
-    assert released == set()  # the challenger trained on them ...
+    consumed = v2_consumed(settings, second.challenger_version)
+    assert {bad[0], bad[2]} <= set(consumed)  # the challenger consumed them ...
     if not second.promoted:  # ... and is the champion from now on (a person may promote any version)
         registry.rollback(engine, actor="test", reason="take the challenger", to_version=second.challenger_version)
 
     add_rows(settings, sentiment_rows(30, seed=3, prefix="week three "))
     third = retrain(triggered_by="test", dry_run=True)
     assert third.rows_pulled == 30  # the released rows do not come back once the champion trained on them
-    assert set(new) <= set(pull_new_rows(engine, settings, None).frame["id"])
+    assert not {bad[0], bad[2]} & waiting_ids(settings)
 
 
 def test_the_artifact_links_the_data_docs_and_lists_the_quarantined_rows(tmp_path, monkeypatch):

@@ -175,3 +175,45 @@ def test_the_champions_watermark_is_its_registered_window_end(engine: sa.Engine)
     assert current.window_after == Watermark(T0, 19)
     assert current.labels == ("negative", "positive") and current.metrics == {"accuracy": 0.8}
     assert registry.get_version(engine, v1.version).window_after is None
+
+
+# --- written with the switch, recorded once -----------------------------------------------------------
+
+
+def test_a_pending_challenger_becomes_promoted_only_in_the_switching_transaction(engine: sa.Engine) -> None:
+    v1 = register(engine, 10, decision=registry.PENDING)
+    assert registry.get_version(engine, v1.version).decision == registry.PENDING  # killed here: never "promoted"
+    registry.switch_champion(engine, v1.version, None, "run", "first")
+    assert registry.get_version(engine, v1.version).decision == registry.PROMOTED
+
+    v2 = register(engine, 20, parent=v1.version, decision=registry.PENDING)
+    with pytest.raises(PromotionConflict):
+        registry.switch_champion(engine, v2.version, None, "run", "stale")  # the switch rolls back ...
+    assert registry.get_version(engine, v2.version).decision == registry.PENDING  # ... and so does the decision
+
+
+def test_a_rollback_keeps_a_versions_recorded_decision(engine: sa.Engine) -> None:
+    v1 = register(engine, 10, decision=registry.REJECTED)
+    registry.switch_champion(engine, v1.version, None, "ana", "a person may promote any version")
+    assert registry.get_version(engine, v1.version).decision == registry.REJECTED
+
+
+def test_two_runs_recording_the_same_predictions_both_succeed(engine: sa.Engine, monkeypatch) -> None:
+    v1 = register(engine, 10)
+    predictions = {registry.text_key(f"text {i}"): "positive" for i in range(10)}
+    assert registry.record_predictions(engine, v1.version, dict(list(predictions.items())[:4])) == 4
+    # The second run checked before the first one wrote: it sees nothing recorded, and inserts every key.
+    monkeypatch.setattr(registry, "cached_predictions", lambda *args: {})
+    registry.record_predictions(engine, v1.version, predictions)
+    monkeypatch.undo()
+    assert registry.cached_predictions(engine, v1.version, predictions) == predictions
+
+
+def test_a_registry_sha256_that_is_not_hex_never_names_a_cache_folder(tmp_path) -> None:
+    from models.artifacts import fetch_version
+
+    cache = tmp_path / "cache"
+    (tmp_path / "keep").mkdir()
+    with pytest.raises(ValueError, match="not 64 lowercase hex digits"):
+        fetch_version("memory://models/v1", "../keep", cache)
+    assert (tmp_path / "keep").is_dir() and not cache.exists()

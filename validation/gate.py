@@ -41,44 +41,27 @@ def expectations_for(settings: Settings) -> BatchExpectations:
 
 
 def reference_for(engine: sa.Engine, settings: Settings, batch: store.LabeledBatch) -> ReferenceData | None:
-    """The stored rows a batch is compared with: the champion's data up to its watermark, minus the batch
-    itself (released rows behind the watermark are part of the batch). None before the first champion."""
-    if batch.after is None:
+    """The stored rows a batch is compared with: the champion's data (every row its lineage trained on or
+    held out; never the batch, which waits by definition). None before the first champion."""
+    if not batch.lineage.versions:
         return None
-    rows = store.rows_up_to(engine, settings, batch.after)
-    rows = rows[~rows["id"].isin(batch.frame["id"])]
+    rows = store.consumed_rows(engine, settings, batch.lineage)
     return ReferenceData(rows[["id", "text", "label", "split"]].reset_index(drop=True))
 
 
 def check_batch(
     engine: sa.Engine, settings: Settings, batch: store.LabeledBatch, flow_run: str | None = None,
-    expectations: BatchExpectations | None = None,
+    expectations: BatchExpectations | None = None, write: bool = True,
 ) -> CheckedBatch:
     """Validate a pulled batch; when it is accepted, quarantine the rows row checks flagged (one
-    transaction) and return the rest. A refused batch writes nothing."""
-    store.create_quarantine_schema(engine)
+    transaction) and return the rest. A refused batch writes nothing; so does ``write=False`` (a dry
+    run), which leaves the flagged rows out of the batch all the same."""
     expectations = expectations or expectations_for(settings)
     released = quarantine.released_checks(engine, settings, batch.frame["id"].tolist())
     report = validate_batch(batch.frame, expectations, reference_for(engine, settings, batch), released)
     if not report.success:
         return CheckedBatch(report=report, batch=batch, quarantined=0)
     held = set(report.quarantined_ids)
-    quarantined = quarantine.quarantine_rows(engine, settings, report.flagged, flow_run) if held else 0
-    proceeding = replace(
-        batch, frame=batch.frame[~batch.frame["id"].isin(held)].reset_index(drop=True),
-        released_ids=tuple(i for i in batch.released_ids if i not in held),
-    )
+    quarantined = quarantine.quarantine_rows(engine, settings, report.flagged, flow_run) if held and write else 0
+    proceeding = replace(batch, frame=batch.frame[~batch.frame["id"].isin(held)].reset_index(drop=True))
     return CheckedBatch(report=report, batch=proceeding, quarantined=quarantined)
-
-
-def champion_lineage(versions: dict[int, int | None], champion: int | None) -> set[int]:
-    """The champion and its ancestors, from a version -> parent map.
-
-    >>> sorted(champion_lineage({1: None, 2: 1, 3: 2, 4: 2}, 4))
-    [1, 2, 4]
-    """
-    lineage: set[int] = set()
-    while champion is not None and champion not in lineage:
-        lineage.add(champion)
-        champion = versions.get(champion)
-    return lineage

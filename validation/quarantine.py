@@ -1,11 +1,11 @@
 """The quarantine: rows that failed a row-level data check, kept out of training and of the held-out
 set until a person releases them. Labeled rows are never deleted or modified; the quarantine lives
-in its own tables (``retrain.store.quarantine_table``), so it works for a team's mapped table too.
+in its own table (``retrain.store.quarantine_table``), so it works for a team's mapped table too.
 
-A released row lies behind the champion's watermark, so the watermark alone would never pull it
-again. ``with_released_rows`` adds it to the next pull, and keeps adding it until a model version
-that trained on it is the champion or one of the champion's ancestors (``record_training`` notes
-which versions did). A row quarantined again by another check stays out until released again.
+A released row waits like any row the champion's lineage has not consumed (``retrain.ledger``): the
+next pull takes it, wherever its timestamp lies, and keeps taking it until a version that trained on
+it is the champion or one of its ancestors. A row quarantined again by another check stays out until
+released again.
 
 >>> from retrain.settings import Settings
 >>> from retrain.store import NewExample, connect, create_schema, insert_examples
@@ -22,24 +22,14 @@ which versions did). A row quarantined again by another check stays out until re
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-import pandas as pd
 import sqlalchemy as sa
 
 from retrain.settings import Settings
-from retrain.store import (
-    IN_CHUNK,
-    LabeledBatch,
-    create_quarantine_schema,
-    examples_table,
-    quarantine_table,
-    released_training_table,
-    rows_by_id,
-    utcnow,
-)
+from retrain.store import IN_CHUNK, create_quarantine_schema, quarantine_table, require_table, utcnow
 from validation.batch_checks import HARD_CHECKS, FlaggedRow
 
 
@@ -78,6 +68,12 @@ class ReleaseResult:
         return {row: checks for row, checks in hard.items() if checks}
 
 
+def _require_quarantine(engine: sa.Engine) -> None:
+    if not sa.inspect(engine).has_table(quarantine_table.name):
+        raise LookupError(f"{engine.url.render_as_string(hide_password=True)} has no {quarantine_table.name} table: "
+                          "run `retrain init` to create retrain's tables")
+
+
 def quarantine_rows(
     engine: sa.Engine, settings: Settings, flagged: Iterable[FlaggedRow], flow_run: str | None = None
 ) -> int:
@@ -100,8 +96,7 @@ def list_entries(
     limit: int | None = None,
 ) -> list[QuarantineEntry]:
     """Quarantine entries, newest first: active ones, or every one with ``include_released``."""
-    create_quarantine_schema(engine)
-    q, table = quarantine_table, examples_table(settings)
+    q, table = quarantine_table, require_table(engine, settings)
     query = (
         sa.select(q.c.id, q.c.row_id, q.c.check_name, q.c.reason, q.c.quarantined_at, q.c.flow_run,
                   q.c.released_at, q.c.released_by, table.c[settings.text_column], table.c[settings.label_column])
@@ -122,7 +117,7 @@ def list_entries(
 def release(engine: sa.Engine, settings: Settings, row_ids: Sequence[int], by: str) -> ReleaseResult:
     """Release rows from quarantine: their active entries are marked released (never deleted), and the
     next run pulls them again and no longer quarantines them for those checks."""
-    create_quarantine_schema(engine)
+    require_table(engine, settings)
     q, now = quarantine_table, utcnow()
     wanted = list(dict.fromkeys(int(i) for i in row_ids))
     released: dict[int, list[str]] = {}
@@ -140,7 +135,8 @@ def release(engine: sa.Engine, settings: Settings, row_ids: Sequence[int], by: s
 def released_checks(engine: sa.Engine, settings: Settings, row_ids: Iterable[int]) -> dict[int, set[str]]:
     """For rows a person released, the checks they were released from (a check then does not
     quarantine the row again)."""
-    create_quarantine_schema(engine)
+    if not sa.inspect(engine).has_table(quarantine_table.name):
+        return {}
     q = quarantine_table
     wanted = {int(i) for i in row_ids}
     # Released entries are few next to a batch (which may hold a million rows): read them all once
@@ -155,66 +151,9 @@ def released_checks(engine: sa.Engine, settings: Settings, row_ids: Iterable[int
     return found
 
 
-def pending_released_ids(engine: sa.Engine, settings: Settings, lineage: Collection[int]) -> list[int]:
-    """Released rows (with no active entry) that no version of ``lineage`` has trained on yet."""
-    create_quarantine_schema(engine)
-    q, active, trained = quarantine_table, quarantine_table.alias("active"), released_training_table
-    still_held = sa.exists().where(active.c.source_table == q.c.source_table, active.c.row_id == q.c.row_id,
-                                   active.c.released_at.is_(None))
-    query = sa.select(q.c.row_id).where(q.c.source_table == settings.table, q.c.released_at.is_not(None),
-                                        ~still_held).distinct()
-    if lineage:
-        seen = sa.exists().where(trained.c.source_table == q.c.source_table, trained.c.row_id == q.c.row_id,
-                                 trained.c.version.in_([int(v) for v in lineage]))
-        query = query.where(~seen)
-    with engine.connect() as conn:
-        return sorted(int(row_id) for row_id in conn.execute(query).scalars())
-
-
-def with_released_rows(engine: sa.Engine, settings: Settings, batch: LabeledBatch,
-                       lineage: Collection[int]) -> LabeledBatch:
-    """The batch plus the released rows behind its watermark that the champion's lineage has not
-    trained on. Rows past the watermark are in the pull already; before the first champion every
-    row is."""
-    if batch.after is None:
-        return batch
-    pending = pending_released_ids(engine, settings, lineage)
-    if not pending:
-        return batch
-    rows = rows_by_id(engine, settings, pending)
-    behind = pd.Series([(pd.Timestamp(at).to_pydatetime(), int(i)) <= (batch.after.labeled_at, batch.after.id)
-                        for at, i in zip(rows["labeled_at"], rows["id"], strict=True)], dtype=bool, index=rows.index)
-    rows = rows[behind & ~rows["id"].isin(batch.frame["id"])]
-    if rows.empty:
-        return batch
-    frame = pd.concat([rows, batch.frame], ignore_index=True).sort_values(["labeled_at", "id"], ignore_index=True)
-    # Released rows do not move the watermark: with nothing new, the window ends where it began.
-    return replace(batch, frame=frame, end=batch.end or batch.after,
-                   released_ids=tuple(sorted({*batch.released_ids, *map(int, rows["id"])})))
-
-
-def record_training(engine: sa.Engine, settings: Settings, row_ids: Iterable[int], version: int) -> int:
-    """Note that model ``version`` was trained (or scored) on these released rows; returns how many were new."""
-    create_quarantine_schema(engine)
-    t, now = released_training_table, utcnow()
-    ids = sorted({int(i) for i in row_ids})
-    added = 0
-    with engine.begin() as conn:
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = ids[start:start + IN_CHUNK]
-            known = set(conn.execute(sa.select(t.c.row_id).where(
-                t.c.source_table == settings.table, t.c.version == version, t.c.row_id.in_(chunk))).scalars())
-            new = [{"source_table": settings.table, "row_id": i, "version": version, "recorded_at": now}
-                   for i in chunk if i not in known]
-            if new:
-                conn.execute(t.insert(), new)
-                added += len(new)
-    return added
-
-
 def counts_by_check(engine: sa.Engine, settings: Settings, flow_run: str | None = None) -> dict[str, int]:
     """Active entries per check (of one flow run, if given), most first."""
-    create_quarantine_schema(engine)
+    _require_quarantine(engine)
     q = quarantine_table
     query = (sa.select(q.c.check_name, sa.func.count()).where(q.c.source_table == settings.table,
                                                                q.c.released_at.is_(None))
