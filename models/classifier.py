@@ -170,7 +170,10 @@ def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64
     """Class probabilities for every encoded row, in row order."""
     logits_of = logits_function(classifier.task)
     probabilities = np.zeros((len(encoded), len(classifier.labels)), dtype=np.float32)
-    for inputs, index in batches(encoded, batch_size):
+    # Rows are scored sorted by length, so a batch's rows are nearly equally long: padding them to
+    # the longest exactly, not to a multiple of 8, scored 1.1x faster on 2 cores (the graph takes any
+    # shape, so the extra shapes cost no retrace).
+    for inputs, index in batches(encoded, batch_size, pad_multiple=1):
         probabilities[index] = np.exp(log_softmax(logits_of(inputs).numpy()))
     return probabilities
 
