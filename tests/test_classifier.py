@@ -118,3 +118,17 @@ def test_mixed_bfloat16_learns_and_its_artifact_loads_in_either_precision(tmp_pa
         reloaded = load_classifier(tmp_path / "bf16", expected_sha256=sha256, dtype=dtype)
         assert reloaded.task.backbone.dtype_policy.name == dtype
         np.testing.assert_allclose(predict_proba(reloaded, reloaded.encode(texts)), before, atol=tolerance)
+
+
+def test_one_batch_in_a_fresh_model_scores_eagerly_as_the_graph_does(tmp_path, trained):
+    from models.classifier import _LOGITS_FUNCTIONS
+
+    classifier, _ = trained
+    sha256 = save_classifier(classifier, tmp_path / "v1")
+    reloaded = load_classifier(tmp_path / "v1", expected_sha256=sha256)
+    encoded = reloaded.encode([t for t, _ in sentiment_rows(5, seed=6)])
+    eager = predict_proba(reloaded, encoded, batch_size=8)
+    assert reloaded.task not in _LOGITS_FUNCTIONS  # no graph traced for one batch
+    traced = predict_proba(reloaded, encoded, batch_size=2)  # three batches: the graph
+    assert reloaded.task in _LOGITS_FUNCTIONS
+    np.testing.assert_allclose(eager, traced, atol=1e-5)

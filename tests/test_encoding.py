@@ -40,3 +40,9 @@ def test_encode_adds_cls_and_sep_and_truncates(tiny_base_model):
     first, second = encoded.token_ids
     assert first[0] == tokenizer.start_token_id and first[-1] == tokenizer.end_token_id
     assert len(first) == 4 and len(second) == 16
+
+
+def test_scoring_batches_pad_to_their_longest_row_exactly() -> None:
+    encoded = Encoded(token_ids=[np.arange(1, n + 1, dtype=np.int32) for n in (3, 5, 11, 12)], sequence_length=64)
+    widths = [inputs["token_ids"].shape[1] for inputs, _ in batches(encoded, batch_size=2, pad_multiple=1)]
+    assert widths == [5, 12]
