@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.classifier import INPUT_SIGNATURE, Classifier, log_softmax, logits_function
+from models.devices import DEFAULT_DEVICE, Devices, check_created_in_scope, mirrored_train_step
 from models.encoding import Encoded, batches
 
 
@@ -112,6 +113,7 @@ def fine_tune(
     config: TrainingConfig,
     on_epoch: EpochCallback | None = None,
     checkpoint_dir: Path | None = None,
+    devices: Devices = DEFAULT_DEVICE,
 ) -> TrainingResult:
     """Train ``classifier`` in place on labeled texts; labels are names from its label set.
 
@@ -119,6 +121,9 @@ def fine_tune(
     every epoch, and a call that finds a checkpoint there resumes after its epoch instead
     of starting over. The caller names the folder after everything that defines the run
     (starting model, rows, settings), so a checkpoint is only ever resumed by the same run.
+
+    On several ``devices`` (``models.devices``; build the classifier inside ``devices.scope()``) each
+    step's batch is split across the replicas; checkpoints are the same, so a run resumes on any count.
     """
     unknown = sorted(set(labels) - set(classifier.labels))
     if unknown:
@@ -137,7 +142,10 @@ def fine_tune(
 
     train_set, stop_set = subset(train_idx), subset(stop_idx)
     model = classifier.task
-    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+    check_created_in_scope(devices, model.weights)
+    with devices.scope():  # the optimizer's state lives where the weights do (on every replica)
+        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = model.trainable_variables
 
@@ -149,12 +157,13 @@ def fine_tune(
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
+    if devices.mirrored:  # one device keeps the step above: no strategy, no overhead
+        train_step = mirrored_train_step(devices, model, optimizer, variables)
     logits_of = logits_function(model)  # the graph scoring uses later: traced once, here
 
     def summed_loss(inputs, targets: np.ndarray) -> float:  # cross-entropy, summed over the batch
         return float(-log_softmax(logits_of(inputs).numpy())[np.arange(len(targets)), targets].sum())
 
-    optimizer.build(variables)
     reports: list[EpochReport] = []
     best_loss, best_epoch, best_weights = np.inf, 0, None
     resumed = _latest_checkpoint(checkpoint_dir)
