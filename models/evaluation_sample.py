@@ -77,13 +77,30 @@ def evaluation_order(ids: np.ndarray, labels: np.ndarray) -> np.ndarray:
         raise ValueError("held-out ids must be distinct")
     keys = sample_key(ids)
     _, class_of = np.unique(labels, return_inverse=True)
-    by_class_then_key = np.lexsort((keys, class_of))
+    by_class_then_key = np.lexsort((ids, keys, class_of))  # ids break ties of keys (ids 2**32 apart)
     counts = np.bincount(class_of)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
     rank = np.empty(len(ids), dtype=np.int64)
     rank[by_class_then_key] = np.arange(len(ids)) - starts[class_of[by_class_then_key]]
     position = (rank + 0.5) / counts[class_of]
-    return ids[np.lexsort((keys, position))]
+    return ids[np.lexsort((ids, keys, position))]
+
+
+def evaluation_order_query(source, id_column: str = "id", label_column: str = "label"):
+    """``evaluation_order`` in SQL: a SELECT of ``source``'s ids (a table or subquery of the held-out
+    rows) in sample order; ``.limit(n)`` of it is the sample. The same order as ``evaluation_order``
+    on SQLite and PostgreSQL: the positions are computed as (2 rank - 1) / (2 count) in double
+    precision, the same correctly rounded quotients as numpy's."""
+    import sqlalchemy as sa
+
+    row_id, label = source.c[id_column], source.c[label_column]
+    key = sample_key_sql(row_id)
+    double = sa.Float(precision=53)
+    rank = sa.func.row_number().over(partition_by=label, order_by=(key, row_id))
+    count = sa.func.count().over(partition_by=label)
+    ranked = sa.select(row_id.label("id"), key.label("sample_key"),
+                       (sa.cast(2 * rank - 1, double) / sa.cast(2 * count, double)).label("position")).subquery()
+    return sa.select(ranked.c.id).order_by(ranked.c.position, ranked.c.sample_key, ranked.c.id)
 
 
 def z_value(confidence: float) -> float:

@@ -8,6 +8,7 @@ import pytest
 from models.evaluation_sample import (
     discordance_upper_bound,
     evaluation_order,
+    evaluation_order_query,
     plan_sample,
     required_rows,
     sample_key,
@@ -70,6 +71,26 @@ def test_the_key_is_the_same_integer_in_sql(database_url):
         keyed = conn.execute(sa.select(*(sample_key_sql(sa.literal(i, sa.BigInteger())) for i in ids))).one()
     engine.dispose()
     assert list(keyed) == sample_key(np.array(ids)).tolist()
+
+
+def test_the_database_orders_the_held_out_rows_as_python_does(database_url):
+    """The sample can be drawn in SQL (``ORDER BY ... LIMIT n``) without reading every id into Python."""
+    import sqlalchemy as sa
+
+    ids, labels = _held_out(3000, seed=6, shares=(0.6, 0.3, 0.1))
+    ids = np.concatenate([ids, [2**33 + int(ids[0])]])  # the same key as ids[0]: the tie is broken by id
+    labels = np.concatenate([labels, [labels[0]]])
+    engine = sa.create_engine(database_url)
+    table = sa.Table("held_out_rows", sa.MetaData(), sa.Column("id", sa.BigInteger, primary_key=True),
+                     sa.Column("label", sa.String(20)))
+    with engine.begin() as conn:
+        table.create(conn)
+        conn.execute(table.insert(), [{"id": int(i), "label": str(b)} for i, b in zip(ids, labels, strict=True)])
+        ordered = conn.execute(evaluation_order_query(table)).scalars().all()
+        first = conn.execute(evaluation_order_query(table).limit(500)).scalars().all()
+    engine.dispose()
+    assert ordered == evaluation_order(ids, labels).tolist()
+    assert first == ordered[:500]
 
 
 def test_sizes_follow_the_paired_variance():
