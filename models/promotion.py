@@ -83,12 +83,31 @@ def compare_paired(
     wins = int(np.sum(challenger_right & ~champion_right))
     losses = int(np.sum(champion_right & ~challenger_right))
     p_value = 1.0 if wins + losses == 0 else float(binomtest(wins, wins + losses, 0.5, alternative="greater").pvalue)
-    delta = challenger_right.astype(np.int8) - champion_right.astype(np.int8)
-    rng = np.random.default_rng(seed)
-    samples = rng.integers(0, len(delta), size=(resamples, len(delta)))
-    boot = delta[samples].mean(axis=1)
-    low, high = np.percentile(boot, [2.5, 97.5])
-    return PairedComparison(len(delta), wins, losses, float(delta.mean()), float(low), float(high), p_value)
+    low, high = paired_bootstrap_interval(wins, losses, len(truth_a), resamples=resamples, seed=seed)
+    return PairedComparison(len(truth_a), wins, losses, (wins - losses) / len(truth_a), low, high, p_value)
+
+
+def paired_bootstrap_interval(wins: int, losses: int, rows: int, resamples: int = 2000, seed: int = 0,
+                              confidence: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap interval of the accuracy difference, in memory that does not grow with ``rows``.
+
+    A resample of the rows with replacement changes the difference only through how many challenger-only
+    (``wins``) and champion-only (``losses``) rows it draws, and those counts are multinomial: drawing
+    them directly is the row bootstrap exactly, in ``resamples`` x 3 integers instead of
+    ``resamples`` x ``rows`` (1.6 GB at 100k rows).
+
+    >>> low, high = paired_bootstrap_interval(30, 10, 400)
+    >>> low < 0.05 < high
+    True
+    """
+    if rows <= 0 or wins < 0 or losses < 0 or wins + losses > rows:
+        raise ValueError(f"{wins} wins and {losses} losses are not counts of {rows} rows")
+    shares = np.array([wins, losses, rows - wins - losses], dtype=np.float64) / rows
+    counts = np.random.default_rng(seed).multinomial(rows, shares, size=resamples)
+    boot = (counts[:, 0] - counts[:, 1]) / rows
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(boot, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def _recall_drops(challenger: Metrics, champion: Metrics, bound: float) -> list[str]:

@@ -21,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.classifier import INPUT_SIGNATURE, Classifier, log_softmax, logits_function
+from models.devices import DEFAULT_DEVICE, Devices, check_created_in_scope, mirrored_train_step
 from models.encoding import Encoded, batches
 
 
@@ -125,6 +126,7 @@ def fine_tune(
     on_epoch: EpochCallback | None = None,
     checkpoint_dir: Path | None = None,
     early_stopping_eligible: Sequence[bool] | None = None,
+    devices: Devices = DEFAULT_DEVICE,
 ) -> TrainingResult:
     """Train ``classifier`` in place on labeled texts; labels are names from its label set.
 
@@ -134,6 +136,9 @@ def fine_tune(
     (starting model, rows, settings), so a checkpoint is only ever resumed by the same run.
     ``early_stopping_eligible`` marks the rows that may be held back to pick the best epoch
     (default: all); the result names those that were (``early_stopping_index``).
+
+    On several ``devices`` (``models.devices``; build the classifier inside ``devices.scope()``) each
+    step's batch is split across the replicas; checkpoints are the same, so a run resumes on any count.
     """
     unknown = sorted(set(labels) - set(classifier.labels))
     if unknown:
@@ -153,7 +158,10 @@ def fine_tune(
 
     train_set, stop_set = subset(train_idx), subset(stop_idx)
     model = classifier.task
-    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+    check_created_in_scope(devices, model.weights)
+    with devices.scope():  # the optimizer's state lives where the weights do (on every replica)
+        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = model.trainable_variables
 
@@ -165,12 +173,13 @@ def fine_tune(
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
+    if devices.mirrored:  # one device keeps the step above: no strategy, no overhead
+        train_step = mirrored_train_step(devices, model, optimizer, variables)
     logits_of = logits_function(model)  # the graph scoring uses later: traced once, here
 
     def summed_loss(inputs, targets: np.ndarray) -> float:  # cross-entropy, summed over the batch
         return float(-log_softmax(logits_of(inputs).numpy())[np.arange(len(targets)), targets].sum())
 
-    optimizer.build(variables)
     reports: list[EpochReport] = []
     best_loss, best_epoch, best_weights = np.inf, 0, None
     resumed = _latest_checkpoint(checkpoint_dir)

@@ -19,6 +19,8 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_MODEL = "minilm"
+# RETRAIN_DEVICES: auto, cpu, or a number of devices (models/devices.py).
+DEVICES_PATTERN = r"^(auto|cpu|[1-9][0-9]*)$"
 
 
 class Settings(BaseSettings):
@@ -80,6 +82,11 @@ class Settings(BaseSettings):
         description="Compute precision: 'auto' uses mixed bfloat16 where the CPU or GPU multiplies bfloat16 natively.",
     )
     eval_batch_size: int = Field(default=64, ge=1, le=4096, description="Rows per batch when scoring.")
+    devices: str = Field(
+        default="auto", pattern=DEVICES_PATTERN,
+        description="Training devices: 'auto' mirrors over every GPU when there are two or more, a count N uses "
+                    "N (batch_size rows per step split across them), 'cpu' the CPU even where GPUs are visible.",
+    )
 
     # --- data checks and the promotion gate ---------------------------------------------
     min_new_rows: int = Field(default=50, ge=0, description="Fewest new rows a run will train on.")

@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 
 from models.artifacts import open_version
 from models.classifier import Classifier, build_classifier
+from models.devices import resolve_devices
 from models.encoding import choose_sequence_length, token_lengths
 from models.hardware import resolve_precision
 from models.registry import ModelVersion
@@ -77,7 +78,9 @@ def fine_tune_challenger(
     """Fine-tune a challenger on the batch's training rows (held-out rows never train). Rows that an
     earlier run held back for early stopping are trained on now, never held back again."""
     logger = get_run_logger()
-    classifier = starting_point(settings, champion, batch)
+    devices = resolve_devices(settings.devices)
+    with devices.scope():  # the model's variables are created where it trains (mirrored on every replica)
+        classifier = starting_point(settings, champion, batch)
     rows = batch.training_rows
 
     # A progress bar on the run's page in the Prefect UI, moved after every epoch.
@@ -92,13 +95,14 @@ def fine_tune_challenger(
                                  description=f"Fine-tuning on {len(rows)} rows: epoch {report.epoch}/{report.epochs}, "
                                              f"train loss {report.train_loss:.4f}{stop}")
 
-    logger.info("fine-tuning %s on %d rows, sequence length %d",
+    logger.info("fine-tuning %s on %d rows, sequence length %d, on %s",
                 f"champion v{champion.version}" if champion else settings.base_model, len(rows),
-                classifier.sequence_length)
+                classifier.sequence_length, devices.describe())
     checkpoints = None if dry_run else checkpoint_dir_for(settings, champion, batch)  # a dry run leaves nothing
-    result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(),
-                       training_config(settings), on_epoch=log_epoch, checkpoint_dir=checkpoints,
-                       early_stopping_eligible=rows["prior_role"].isna().tolist())
+    with devices.scope():
+        result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(), training_config(settings),
+                           on_epoch=log_epoch, checkpoint_dir=checkpoints, devices=devices,
+                           early_stopping_eligible=rows["prior_role"].isna().tolist())
     if result.resumed_from_epoch:
         logger.info("resumed from the checkpoint of epoch %d instead of starting over", result.resumed_from_epoch)
     logger.info("fine-tuned in %.0f s (%.1f examples/s), best epoch %d", result.seconds,

@@ -150,8 +150,35 @@ class PrefectServer:
 
         return get_client(sync_client=True)
 
+    def wait_final(self, flow_run_id, timeout: float = 300, describe: Callable[[], str] = lambda: ""):
+        """The flow run once it is in a final state (Completed, Failed, Crashed, Cancelled)."""
+        def final():
+            with self.settings(), self.client() as client:
+                run = client.read_flow_run(flow_run_id)
+            return run if run.state is not None and run.state.is_final() else None
+
+        return wait_for(final, timeout, f"flow run {flow_run_id} to finish", interval=2, describe=describe)
+
     def stop(self) -> None:
         self.process.stop()
+
+
+def processes_with_env(name: str, value: str) -> list[int]:
+    """Ids of this user's live processes whose environment has ``name=value``: what a test started and
+    what those started in turn, whichever session they moved to (a worker's flow runs get their own)."""
+    wanted = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environment = (entry / "environ").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:  # gone meanwhile, or another user's
+            continue
+        if wanted in environment and state != "Z":
+            found.append(int(entry.name))
+    return found
 
 
 @dataclass
@@ -200,12 +227,7 @@ class Served:
 
     def wait_final(self, flow_run_id, timeout: float = 300):
         """The flow run once it is in a final state (Completed, Failed, Crashed, Cancelled)."""
-        def final():
-            with self.server.settings(), self.server.client() as client:
-                run = client.read_flow_run(flow_run_id)
-            return run if run.state is not None and run.state.is_final() else None
-
-        return wait_for(final, timeout, f"flow run {flow_run_id} to finish", interval=2, describe=self.process.tail)
+        return self.server.wait_final(flow_run_id, timeout, describe=self.process.tail)
 
     def stop(self) -> None:
         self.process.stop()
