@@ -1,7 +1,7 @@
 """The ``retrain`` command line.
 
-    retrain init                     create the tables
-    retrain import FILE.csv          load labeled rows
+    retrain init [--labels a,b,c]    create the tables (and fix the label set)
+    retrain import FILE.csv          load labeled rows (the first import fixes the label set)
     retrain run                      retrain now (the Prefect flow)
     retrain status                   the champion and the rows waiting for it
     retrain history                  every version and every promotion
@@ -30,9 +30,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _settings():
+    """The RETRAIN_ settings with the label set fixed in the database (RETRAIN_LABELS only checks it)."""
+    from retrain.labels import with_fixed_labels
     from retrain.settings import Settings
 
-    return Settings()
+    return with_fixed_labels(Settings())
 
 
 def _engine(settings):
@@ -46,10 +48,21 @@ def _engine(settings):
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from retrain.labels import fix_labels, fixed_labels, labels_given
+
     settings = _settings()
     engine = _engine(settings)
+    if args.labels:
+        settings = fix_labels(engine, settings, [label for label in args.labels.split(",") if label.strip()],
+                              given_as="--labels")
+    elif labels_given(settings):
+        settings = fix_labels(engine, settings, settings.labels)
+    fixed = fixed_labels(engine)
+    labels = (f"label set {fixed}, fixed in this database" if fixed else
+              "no label set yet: the first `retrain import` fixes it (RETRAIN_LABELS if set, else the file's "
+              "labels, sorted), or `retrain init --labels a,b,c`")
     print(f"database {engine.url.render_as_string(hide_password=True)}: table {settings.table!r} "
-          f"and the registry tables are ready; labels {settings.labels}")
+          f"and the registry tables are ready; {labels}")
     return 0
 
 
@@ -64,20 +77,36 @@ def _label_map(text: str | None) -> dict[str, str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from models import registry
     from retrain.importing import import_csv
+    from retrain.labels import fix_labels, fixed_labels
 
     settings = _settings()
+    engine = _engine(settings)
+    champion = registry.champion(engine)
+    if champion is not None and fixed_labels(engine) is None:
+        # A database from before the label set was kept in it: its champion's labels are the set.
+        settings = fix_labels(engine, settings, champion.labels)
     report = import_csv(
-        _engine(settings), settings, args.file, encoding=args.encoding,
+        engine, settings, args.file, encoding=args.encoding,
         text_column=args.text_column, label_column=args.label_column,
         label_map=_label_map(args.label_map), confidence_column=args.confidence_column,
         source=args.source,
     )
     print(f"{args.file} ({report.encoding}): {report.summary()}")
     for rejection in report.rejected[: args.show_rejected]:
-        print(f"  line {rejection.line}: {rejection.reason}  {rejection.text!r}")
+        print(f"  {rejection.where}: {rejection.reason}  {rejection.text!r}")
     if len(report.rejected) > args.show_rejected:
         print(f"  ... and {len(report.rejected) - args.show_rejected} more (--show-rejected N)")
+    if any(rejection.reason.startswith("label not in the label set") for rejection in report.rejected):
+        trained = f"; champion v{champion.version} is trained on it" if champion else ""
+        print(f"rows with other labels were rejected: the label set fixed in this database is {report.label_set}"
+              f"{trained}. Rename raw labels with --label-map RAW=LABEL; a new label set needs a new database "
+              "(another RETRAIN_HOME or RETRAIN_DATABASE_URL, then `retrain init --labels a,b,c` and import "
+              "every row)", file=sys.stderr)
+    if report.imported == 0 and report.rejected:
+        print(f"retrain: no row of {args.file} was imported ({len(report.rejected)} rejected)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -94,12 +123,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"data checks failed; nothing was trained and the champion is unchanged:\n{failed}",
               file=sys.stderr)
         return 2
+    from models import registry
+
     champion = "-" if report.champion_accuracy is None else f"{report.champion_accuracy:.4f}"
     print(f"pulled {report.rows_pulled} rows, checks {report.checks_passed}/{report.checks_total}, "
           f"held-out {report.held_out_rows} rows: champion {champion}, "
           f"challenger v{report.challenger_version} {report.challenger_accuracy:.4f} -> "
           f"{report.decision} ({report.reason})")
+    challenger = registry.get_version(_engine(_settings()), report.challenger_version)
+    print(f"challenger v{challenger.version}: labels {list(challenger.labels)}, {_reads(challenger)}")
     return 0
+
+
+def _reads(version) -> str:
+    """How much of a text a model version reads (chosen from its first data, kept by its descendants)."""
+    return (f"sequence length {version.sequence_length} tokens (the first {version.sequence_length} "
+            "WordPiece tokens of a longer text are what the model reads)")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -118,6 +157,7 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"parent {current.parent_version or '-'}, base {current.base_model})")
     print(f"held-out accuracy: {current.accuracy:.4f} on {current.test_rows} rows "
           f"(test-set hash {current.test_set_hash[:12]})")
+    print(f"labels {list(current.labels)}; {_reads(current)}")
     print(f"watermark: labeled_at {current.watermark.labeled_at}, id {current.watermark.id}")
     print(f"rows waiting since the watermark: {waiting}")
     print(held)
@@ -275,12 +315,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("init", help="create the labeled-examples table and the registry tables")
+    init = commands.add_parser("init", help="create the labeled-examples table and the registry tables",
+                               description="Create the tables. --labels (or RETRAIN_LABELS) fixes the label set "
+                                           "in the database, in the order given (the class-index order); without "
+                                           "either, the first import fixes it from its file.")
+    init.add_argument("--labels", help="the label set, e.g. 'negative,neutral,positive'")
 
     imp = commands.add_parser("import", help="load labeled rows from a CSV file",
                               description="Load a CSV with a text column and a label column. Rows "
                                           "with blank text, unknown labels, over-long text or a text "
-                                          "already stored are rejected and reported by line.")
+                                          "already stored are rejected and reported by row. The first "
+                                          "import fixes the database's label set (RETRAIN_LABELS if set, "
+                                          "else the file's labels, sorted). Exits 1 when no row is imported.")
     imp.add_argument("file", type=Path)
     imp.add_argument("--text-column", default="text")
     imp.add_argument("--label-column", default="label")
