@@ -40,6 +40,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from retrain.labels import fix_labels, fixed_labels, labels_given, with_fixed_labels
+from retrain.progress import tracked
 from retrain.settings import Settings
 from retrain.store import NewExample, existing_labels, insert_examples
 
@@ -222,7 +223,8 @@ def import_frame(
     lines = frame.attrs.get(_LINES)  # set by read_csv; else one row per line after the header
     if lines is None or len(lines) != len(frame):
         lines = range(FIRST_DATA_LINE, FIRST_DATA_LINE + len(frame))
-    for offset, (text, raw_label, label) in enumerate(zip(texts, frame[label_column], mapped, strict=True)):
+    rows = enumerate(zip(texts, frame[label_column], mapped, strict=True))
+    for offset, (text, raw_label, label) in tracked(rows, len(frame), f"checking {len(frame)} rows"):
         line, row = lines[offset], offset + 1
         confidence, confidence_problem = _confidence(None if confidences is None else confidences.iloc[offset])
         reason = None

@@ -17,6 +17,7 @@ from models.encoding import choose_sequence_length, token_lengths
 from models.hardware import resolve_precision
 from models.registry import ModelVersion
 from models.training import EpochReport, TrainingConfig, TrainingResult, fine_tune
+from retrain.progress import progress_bar
 from retrain.settings import Settings
 from retrain.store import LabeledBatch
 
@@ -82,6 +83,7 @@ def fine_tune_challenger(
                                         description=f"Fine-tuning on {len(rows)} rows: starting")
 
     def log_epoch(report: EpochReport) -> None:
+        advance(1)
         stop = "" if report.early_stopping_loss is None else f", early-stopping loss {report.early_stopping_loss:.4f}"
         logger.info("epoch %d/%d: train loss %.4f%s (%.0f s)", report.epoch, report.epochs,
                     report.train_loss, stop, report.seconds)
@@ -93,8 +95,10 @@ def fine_tune_challenger(
                 f"champion v{champion.version}" if champion else settings.base_model, len(rows),
                 classifier.sequence_length)
     checkpoints = checkpoint_dir_for(settings, champion, batch)
-    result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(),
-                       training_config(settings), on_epoch=log_epoch, checkpoint_dir=checkpoints)
+    # On a terminal (`retrain run`) a bar too; a worker's runs have the log lines and the UI's artifact.
+    with progress_bar(f"fine-tuning on {len(rows)} rows", settings.epochs, unit="epochs") as advance:
+        result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(),
+                           training_config(settings), on_epoch=log_epoch, checkpoint_dir=checkpoints)
     if result.resumed_from_epoch:
         logger.info("resumed from the checkpoint of epoch %d instead of starting over", result.resumed_from_epoch)
     logger.info("fine-tuned in %.0f s (%.1f examples/s), best epoch %d", result.seconds,
