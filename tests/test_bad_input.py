@@ -43,7 +43,7 @@ SQL_TEXTS = ["Robert'); DROP TABLE labeled_examples;--", "' OR '1'='1", "100% _w
 @pytest.fixture
 def settings(monkeypatch: pytest.MonkeyPatch) -> Settings:
     monkeypatch.setenv("RETRAIN_MIN_NEW_ROWS", "3")
-    settings = Settings()
+    settings = Settings(labels=list(LABELS))
     create_schema(connect(settings), settings)
     return settings
 
@@ -87,7 +87,7 @@ IMPORT_CASES = {
          4: "label not in the label set ['negative', 'positive']: ''"}),
     "a 1 MB text": (
         csv("text,label", "spam " * 200_000 + ",negative", *good_lines()),
-        {2: "text longer than max_text_chars=5000: 1000000 chars"}),
+        {2: "text longer than max_text_chars=100000: 1000000 chars"}),
     "invalid UTF-8 and control characters": (
         csv("text,label", b"caf\xc3\xa9 cr\xc3\xa8me was lovely,positive", b"bad \xff\xfe bytes,negative",
             b"nul \x00 inside,positive", *good_lines()),
@@ -100,7 +100,7 @@ IMPORT_CASES = {
         {2: "confidence is not a number: 'high'", 3: "confidence outside [0, 1]: '1.7'"}),
     "duplicates with the same label": (
         csv("text,label", *good_lines(), f"{GOOD[0]},{GOOD_LABELS[0]}"),
-        {5: "duplicate text of line 2"}),
+        {5: "duplicate text of row 1"}),
 }
 
 
@@ -136,7 +136,7 @@ def test_a_latin1_file_is_read_as_latin1(settings, tmp_path):
 def test_sql_meta_characters_are_stored_verbatim(database, request, monkeypatch, tmp_path):
     if database == "postgresql":
         monkeypatch.setenv("RETRAIN_DATABASE_URL", request.getfixturevalue("postgres_url"))
-    settings = Settings()
+    settings = Settings(labels=list(LABELS))
     create_schema(connect(settings), settings)
     lines = ['"' + text.replace('"', '""') + '",negative' for text in SQL_TEXTS]
 
@@ -165,7 +165,7 @@ def test_conflicting_labels_are_imported_and_quarantined_at_validation(settings,
 
     assert report.rejected == [] and report.imported == 15
     assert [r.line for r in report.conflicting] == [5]
-    assert report.conflicting[0].reason == "same text as line 3 ('negative') with label 'positive'"
+    assert report.conflicting[0].reason == "same text as row 2 ('negative') with label 'positive'"
     assert "the next run's data checks quarantine them" in report.summary()
     engine = connect(settings)
     checked = gate.check_batch(engine, settings, pull_new_rows(engine, settings, None),
@@ -250,7 +250,7 @@ def test_rows_a_teams_table_can_hold_are_quarantined_with_their_reason(tmp_path,
     assert reasons == {
         2: ("text_not_null", "text is null"),
         3: ("label_in_label_set", "label 'spam' is not one of ['negative', 'positive']"),
-        4: ("text_length", "text has 1000000 chars, outside [1, 5000]"),
+        4: ("text_length", "text has 1000000 chars, outside [1, 100000]"),
         5: ("label_not_null", "label is null"),
     }
     assert sorted(checked.batch.frame["id"]) == [1, *range(6, 13)]

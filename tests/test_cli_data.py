@@ -18,7 +18,7 @@ def write_csv(path: Path, *lines: str) -> Path:
 def test_init_then_import_reports_counts_and_each_rejected_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["init"]) == 0
+    assert main(["init", "--labels", "negative,positive"]) == 0
     out = capsys.readouterr().out
     assert "labeled_examples" in out and "ready" in out and str(tmp_path / "home") in out
 
@@ -34,21 +34,24 @@ def test_init_then_import_reports_counts_and_each_rejected_line(
     assert main(["import", str(path)]) == 0
     out = capsys.readouterr().out
     assert "imported 2 rows, rejected 3" in out
-    assert "line 3: blank text" in out
-    assert "line 4: label not in the label set" in out and "'neutral'" in out
-    assert "line 6: duplicate text of line 2" in out
+    assert "row 2: blank text" in out
+    assert "row 3: label not in the label set" in out and "'neutral'" in out
+    assert "row 5: duplicate text of row 1" in out
 
     assert main(["status"]) == 0
     assert "no champion yet; 2 labeled rows wait for the first run" in capsys.readouterr().out
 
 
-def test_import_with_a_label_map_and_other_columns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_import_with_a_label_map_and_other_columns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RETRAIN_LABELS", '["negative", "positive"]')
     path = write_csv(tmp_path / "s140.csv", "tweet,polarity", "awful day,0", "great day,4", "meh,2")
     code = main(["import", str(path), "--text-column", "tweet", "--label-column", "polarity",
                  "--label-map", "0=negative,4=positive"])
     assert code == 0
     out = capsys.readouterr().out
-    assert "imported 2 rows, rejected 1" in out and "line 4: label not in the label set" in out
+    assert "imported 2 rows, rejected 1" in out and "row 3: label not in the label set" in out
     assert main(["status"]) == 0
     assert "2 labeled rows wait" in capsys.readouterr().out
 

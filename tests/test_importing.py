@@ -14,6 +14,7 @@ from retrain.store import NewExample, connect, create_schema, examples_table, in
 
 
 def make_settings(database_url: str, **fields: object) -> Settings:
+    fields.setdefault("labels", ["negative", "positive"])  # RETRAIN_LABELS, fixed by the first import
     settings = Settings(database_url=database_url, max_text_chars=60, **fields)
     create_schema(connect(settings), settings)
     return settings
@@ -58,7 +59,7 @@ def test_good_rows_are_imported_and_each_bad_row_is_rejected_by_line_and_reason(
     assert sorted(rejected) == [3, 4, 6, 7, 8]
     assert rejected[3] == "blank text"
     assert rejected[4].startswith("label not in the label set") and "'neutral'" in rejected[4]
-    assert rejected[6] == "duplicate text of line 2"
+    assert rejected[6] == "duplicate text of row 1"
     assert rejected[7].startswith("duplicate text of stored row id ")
     assert rejected[8] == "text longer than max_text_chars=60: 100 chars"
     assert report.reasons()["blank text"] == 1

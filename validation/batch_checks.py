@@ -98,7 +98,7 @@ class BatchExpectations:
     labels: tuple[str, ...]
     min_new_rows: int = 1
     min_text_chars: int = 1
-    max_text_chars: int = 5000
+    max_text_chars: int = 100_000  # Settings.max_text_chars
     id_column: str = "id"
     text_column: str = "text"
     label_column: str = "label"
