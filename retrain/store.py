@@ -428,14 +428,13 @@ def _position(table: sa.Table, settings: Settings) -> sa.Tuple:
 def _mark(table: sa.Table, settings: Settings, mark: Watermark) -> sa.Tuple:
     """A watermark as a (labeled_at, id) position to compare ``_position`` with.
 
-    The time is read back from the watermark's own row when it still exists: SQLite stores times
-    as text, and a team's table may write them without microseconds ('2026-01-05 09:00:00'), which
-    sorts before the bound '2026-01-05 09:00:00.000000'. Comparing the column with a value from the
-    same column is exact in every format. (Only the split between the two queries depends on it.)
+    Plain bound values, so the planner can estimate the seek from its statistics. Where a team's
+    table stores times in another format (SQLite text without microseconds) a row tied with the
+    watermark may fall on the other side of it: the two queries are complements, so it is pulled
+    by the other one, never lost and never twice.
     """
-    at, row_id = table.c[settings.labeled_at_column], table.c[settings.id_column]
-    stored = sa.select(at).where(row_id == sa.literal(mark.id)).scalar_subquery()
-    return sa.tuple_(sa.func.coalesce(stored, sa.literal(mark.labeled_at, type_=at.type)), sa.literal(mark.id))
+    at = table.c[settings.labeled_at_column]
+    return sa.tuple_(sa.literal(mark.labeled_at, type_=at.type), sa.literal(mark.id))
 
 
 def _waiting_clause(table: sa.Table, settings: Settings, lineage: Lineage) -> sa.ColumnElement[bool]:

@@ -82,6 +82,7 @@ def test_a_version_whose_files_changed_is_refused(saved_model, tmp_path) -> None
 
 
 def test_no_champion_is_a_lookup_error_and_the_cli_says_what_to_do(capsys) -> None:
+    assert main(["init"]) == 0
     with pytest.raises(LookupError, match="no champion yet"):
         load_champion()
     assert main(["predict", "anything"]) == 1
