@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from models.classifier import INPUT_SIGNATURE, Classifier, log_softmax, logits_function
 from models.encoding import Encoded, batches
+from models.schedule import WarmupLinearDecay, steps_for
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,9 @@ class TrainingConfig:
 
     epochs: int = 3
     batch_size: int = 32
-    learning_rate: float = 2e-5
+    learning_rate: float = 5e-5  # the peak of the schedule (see models.schedule)
+    warmup_fraction: float = 0.1  # share of the steps spent warming up; then linear decay to 0
+    constant_learning_rate: bool = False  # the old schedule (no warm-up, no decay), for comparison
     early_stopping_fraction: float = 0.1
     seed: int = 1337
 
@@ -137,7 +140,10 @@ def fine_tune(
 
     train_set, stop_set = subset(train_idx), subset(stop_idx)
     model = classifier.task
-    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+    total_steps = steps_for(len(train_idx), config.batch_size, config.epochs)
+    optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate if config.constant_learning_rate else
+                                      WarmupLinearDecay(config.learning_rate, total_steps,
+                                                        round(total_steps * config.warmup_fraction)))
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = model.trainable_variables
 

@@ -231,9 +231,11 @@ def insert_examples(engine: sa.Engine, settings: Settings, rows: Iterable[NewExa
 def _as_frame(rows: Sequence[sa.Row], settings: Settings) -> pd.DataFrame:
     frame = pd.DataFrame(
         [tuple(row) for row in rows],
-        columns=["id", "text", "label", "labeled_at", "explicit_split", "confidence"],
+        columns=["id", "text", "label", "labeled_at", "explicit_split", "confidence", "source"],
     )
     frame["id"] = frame["id"].astype("int64")
+    if not settings.source_column:  # per-source scores need it; a table without one has no such slices
+        frame = frame.drop(columns="source")
     frame["split"] = [
         explicit if explicit in (TRAIN, TEST) else split_of(row_id, settings.test_fraction)
         for row_id, explicit in zip(frame["id"], frame["explicit_split"], strict=True)
@@ -249,9 +251,10 @@ def _as_frame(rows: Sequence[sa.Row], settings: Settings) -> pd.DataFrame:
 def _selected(table: sa.Table, settings: Settings) -> list[sa.ColumnElement]:
     split = table.c[settings.split_column] if settings.split_column else sa.null()
     confidence = table.c[settings.confidence_column] if settings.confidence_column else sa.null()
+    source = table.c[settings.source_column] if settings.source_column else sa.null()
     return [
         table.c[settings.id_column], table.c[settings.text_column], table.c[settings.label_column],
-        table.c[settings.labeled_at_column], split, confidence,
+        table.c[settings.labeled_at_column], split, confidence, source,
     ]
 
 

@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -16,9 +17,10 @@ from models.classifier import Classifier, build_classifier
 from models.encoding import choose_sequence_length, token_lengths
 from models.hardware import resolve_precision
 from models.registry import ModelVersion
+from models.replay import replay_sample, replay_size
 from models.training import EpochReport, TrainingConfig, TrainingResult, fine_tune
 from retrain.settings import Settings
-from retrain.store import LabeledBatch
+from retrain.store import TRAIN, LabeledBatch, connect, rows_up_to
 
 
 @dataclass
@@ -30,6 +32,7 @@ class Challenger:
     parent_version: int | None
     base_model: str
     checkpoint_dir: Path | None = None
+    replayed_ids: tuple[int, ...] = ()  # older training rows mixed into the new ones (role "replay")
 
 
 def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Path:
@@ -39,6 +42,7 @@ def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch:
         "after": str(batch.after), "end": str(batch.end), "rows": len(batch.frame),
         "config": asdict(training_config(settings)), "labels": settings.labels,
         "max_sequence_length": settings.max_sequence_length,
+        "replay": [settings.replay_fraction, settings.replay_max_rows],
     }, sort_keys=True)
     return settings.cache_dir / "checkpoints" / hashlib.sha256(identity.encode()).hexdigest()[:20]
 
@@ -64,8 +68,32 @@ def starting_point(settings: Settings, champion: ModelVersion | None, batch: Lab
 
 def training_config(settings: Settings) -> TrainingConfig:
     return TrainingConfig(epochs=settings.epochs, batch_size=settings.batch_size,
-                          learning_rate=settings.learning_rate,
+                          learning_rate=settings.learning_rate, warmup_fraction=settings.warmup_fraction,
                           early_stopping_fraction=settings.early_stopping_fraction, seed=settings.seed)
+
+
+def replay_candidates(settings: Settings, champion: ModelVersion, batch: LabeledBatch) -> pd.DataFrame:
+    """The rows replay may sample: training rows up to the champion's watermark, not in this batch.
+
+    Provisional: the champion lineage's rows as the watermark bounds them; the consumption ledger
+    (which rows each version trained on) will name them exactly.
+    """
+    rows = rows_up_to(connect(settings), settings, champion.watermark)
+    return rows[(rows["split"] == TRAIN) & ~rows["id"].isin(batch.frame["id"])]
+
+
+def with_replay(
+    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch
+) -> tuple[pd.DataFrame, list[int]]:
+    """The rows to fine-tune on: the batch's training rows and a stratified sample of older ones."""
+    rows = batch.training_rows
+    size = replay_size(len(rows), settings.replay_fraction, settings.replay_max_rows)
+    if champion is None or size == 0:
+        return rows, []
+    pool = replay_candidates(settings, champion, batch)
+    ids = replay_sample(pool, size, settings.seed)
+    replayed = pool[pool["id"].isin(ids)]
+    return pd.concat([rows, replayed[rows.columns.intersection(replayed.columns)]], ignore_index=True), ids
 
 
 @task(name="fine-tune challenger", cache_policy=NO_CACHE)
@@ -75,7 +103,7 @@ def fine_tune_challenger(
     """Fine-tune a challenger on the batch's training rows (held-out rows never train)."""
     logger = get_run_logger()
     classifier = starting_point(settings, champion, batch)
-    rows = batch.training_rows
+    rows, replayed = with_replay(settings, champion, batch)
 
     # A progress bar on the run's page in the Prefect UI, moved after every epoch.
     progress = create_progress_artifact(0.0, key="fine-tuning-progress",
@@ -89,8 +117,8 @@ def fine_tune_challenger(
                                  description=f"Fine-tuning on {len(rows)} rows: epoch {report.epoch}/{report.epochs}, "
                                              f"train loss {report.train_loss:.4f}{stop}")
 
-    logger.info("fine-tuning %s on %d rows, sequence length %d",
-                f"champion v{champion.version}" if champion else settings.base_model, len(rows),
+    logger.info("fine-tuning %s on %d rows (%d of them replayed older rows), sequence length %d",
+                f"champion v{champion.version}" if champion else settings.base_model, len(rows), len(replayed),
                 classifier.sequence_length)
     checkpoints = checkpoint_dir_for(settings, champion, batch)
     result = fine_tune(classifier, rows["text"].tolist(), rows["label"].tolist(),
@@ -104,4 +132,4 @@ def fine_tune_challenger(
     return Challenger(classifier=classifier, training=result,
                       parent_version=champion.version if champion else None,
                       base_model=champion.base_model if champion else settings.base_model,
-                      checkpoint_dir=checkpoints)
+                      checkpoint_dir=checkpoints, replayed_ids=tuple(replayed))
