@@ -1,6 +1,6 @@
 """Fine-tuning: continue training a classifier on newly labeled rows.
 
-Adam at the tutorial's defaults (learning rate 2e-5, batch 32, 3 epochs), with a share of
+Adam (batch 32, 3 epochs; linear warm-up then linear decay, see models.schedule), with a share of
 the new rows held back to stop early and keep the best epoch's weights. The loop is ours,
 not ``Model.fit``: one graph traced for every batch shape (``models.encoding`` pads each
 batch to its own length) and none of fit's per-batch overhead, which cost half the
@@ -31,7 +31,7 @@ class TrainingConfig:
 
     epochs: int = 3
     batch_size: int = 32
-    learning_rate: float = 5e-5  # the peak of the schedule (see models.schedule)
+    learning_rate: float = 1e-4  # the peak of the schedule (see models.schedule)
     warmup_fraction: float = 0.1  # share of the steps spent warming up; then linear decay to 0
     constant_learning_rate: bool = False  # the old schedule (no warm-up, no decay), for comparison
     early_stopping_fraction: float = 0.1

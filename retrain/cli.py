@@ -96,9 +96,10 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     champion = "-" if report.champion_accuracy is None else f"{report.champion_accuracy:.4f}"
+    tfidf = "" if report.tfidf_accuracy is None else f" (TF-IDF + LR {report.tfidf_accuracy:.4f})"
     print(f"pulled {report.rows_pulled} rows, checks {report.checks_passed}/{report.checks_total}, "
           f"held-out {report.held_out_rows} rows: champion {champion}, "
-          f"challenger v{report.challenger_version} {report.challenger_accuracy:.4f} -> "
+          f"challenger v{report.challenger_version} {report.challenger_accuracy:.4f}{tfidf} -> "
           f"{report.decision} ({report.reason})")
     return 0
 

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     epochs: int = Field(default=3, ge=1, le=100)
     batch_size: int = Field(default=32, ge=1, le=1024)
     learning_rate: float = Field(
-        default=5e-5, gt=0.0, le=1.0,
+        default=1e-4, gt=0.0, le=1.0,
         description="Peak learning rate: reached after a linear warm-up, then decayed linearly to zero.",
     )
     warmup_fraction: float = Field(default=0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming up.")

@@ -235,3 +235,35 @@ def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, ma
     assert set(rows["id"]) == set(batch.training_rows["id"]) | set(replayed)
     assert with_replay(settings.with_overrides(replay_fraction=0.0), champion, batch)[1] == []
     assert isinstance(champion.watermark, Watermark)
+
+
+# --- the run's report --------------------------------------------------------------------------------
+def test_report_shows_baseline_slices_and_behaviour() -> None:
+    from tasks.evaluation import Scored
+    from tasks.promotion import Scores
+    from tasks.report import RunReport, render_markdown
+
+    truth = ["positive", "negative"] * 30
+    frame = pd.DataFrame({"label": truth, "source": ["a"] * 30 + ["b"] * 30,
+                          "labeled_at": pd.Timestamp("2026-01-05")})
+
+    def scored(predicted):
+        return Scored(evaluate_predictions(truth, predicted, LABELS), predicted,
+                      slices=slice_scores(frame, predicted))
+
+    suite = parse_suite(SUITE, LABELS)
+    behaviour = compare(run_suite(suite, _keyword_model({"good"}), LABELS),
+                        run_suite(suite, _keyword_model({"good", "great", "fine", "nice"}), LABELS))
+    scores = Scores(truth, scored(truth), scored(["positive"] * 60), majority_baseline(truth, LABELS),
+                    tfidf=scored(truth[:30] + ["negative"] * 30), behaviour=behaviour)
+    report = RunReport(rows_pulled=60, rows_trained=50, checks_passed=3, checks_total=3, held_out_rows=60,
+                       held_out_hash="0" * 64, champion_version=1, champion_accuracy=0.5, challenger_version=2,
+                       challenger_accuracy=1.0, baseline_accuracy=0.5, promoted=False, decision="kept champion",
+                       reason="r", train_seconds=1.0, examples_per_second=1.0, tfidf_accuracy=0.75)
+    markdown = render_markdown(report, scores.challenger.metrics, scores.champion.metrics, scores=scores)
+    assert "| TF-IDF + logistic regression | 0.7500 |" in markdown
+    assert "| slice | rows | champion v1 | challenger v2 | TF-IDF + LR |" in markdown
+    assert "| source a | 30 | 0.5000 | 1.0000 | 1.0000 |" in markdown
+    assert "| source b | 30 | 0.5000 | 1.0000 | 0.5000 |" in markdown
+    assert "| praise (mft) | 4/4 (100%) | 1/4 (25%) |" in markdown
+    assert "3 the champion passes and the challenger fails" in markdown
