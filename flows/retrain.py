@@ -17,7 +17,7 @@ from retrain.labels import with_fixed_labels
 from retrain.settings import Settings
 from tasks.checks import validate_new_rows
 from tasks.data import load_held_out_set, pull_new_rows, read_champion
-from tasks.evaluation import score_challenger, score_champion
+from tasks.evaluation import run_behaviour, score_baseline, score_challenger, score_champion
 from tasks.promotion import Scores, decide_promotion, promote_challenger, register_challenger
 from tasks.report import RunReport, publish_report, timed
 from tasks.training import fine_tune_challenger
@@ -61,8 +61,11 @@ def retrain(
         challenger_scores = score_challenger(settings, challenger.classifier, held_out)
     with timed(steps, "score champion"):  # only held-out rows it has no recorded prediction for
         champion_scores = score_champion(settings, champion, held_out, dry_run) if champion else None
+    with timed(steps, "baselines and behaviour"):
+        tfidf = score_baseline(settings, batch, held_out)
+        behaviour = run_behaviour(settings, challenger.classifier, champion)
     scores = Scores(truth=truth, challenger=challenger_scores, champion=champion_scores,
-                    baseline=majority_baseline(truth, challenger.classifier.labels))
+                    baseline=majority_baseline(truth, challenger.classifier.labels), tfidf=tfidf, behaviour=behaviour)
 
     decision = decide_promotion(settings, scores)
     with timed(steps, "register and promote"):
@@ -91,9 +94,10 @@ def retrain(
         train_seconds=challenger.training.seconds,
         examples_per_second=challenger.training.examples_per_second,
         step_seconds={name: round(seconds, 2) for name, seconds in steps.items()},
+        tfidf_accuracy=tfidf.metrics.accuracy if tfidf else None,
     )
     publish_report(report, scores.challenger.metrics, scores.champion.metrics if scores.champion else None,
-                   decision.paired)
+                   decision.paired, scores)
     return report
 
 

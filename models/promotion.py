@@ -1,10 +1,13 @@
 """The promotion gate: promote the challenger only when it is better than the champion.
 
 The plain rule compares accuracies. Held-out sets of a few hundred rows make that noisy,
-so two stricter checks can be switched on: an exact McNemar test on the rows where the
-two models disagree (is the challenger *significantly* better?) and a per-class guard
-(no class's recall may drop by more than a bound). The accuracy difference is always
-reported with a paired bootstrap 95% interval.
+so stricter checks can be switched on: an exact McNemar test on the rows where the
+two models disagree (is the challenger *significantly* better?), a per-class guard
+(no class's recall may drop by more than a bound) and a per-slice guard (no source or week
+of arrival may lose more than a bound). With a behaviour suite, a challenger that fails more
+of the cases the champion passes than a tolerance is refused. The accuracy difference is
+always reported with a paired bootstrap 95% interval. The first model must beat the TF-IDF +
+logistic regression baseline (or, if so configured or when it is absent, the majority class).
 
 >>> from models.evaluation import evaluate_predictions
 >>> champion = evaluate_predictions(["a", "b"], ["a", "a"], ("a", "b"))
@@ -22,7 +25,9 @@ from typing import Literal
 import numpy as np
 from scipy.stats import binomtest
 
+from models.behaviour import BehaviourComparison, behaviour_regressions
 from models.evaluation import Metrics
+from models.slices import Slices, slice_drops
 
 Gate = Literal["accuracy", "significance"]
 
@@ -35,6 +40,10 @@ class PromotionPolicy:
     gate: Gate = "accuracy"  # "significance" adds the McNemar test
     alpha: float = 0.05
     max_recall_drop: float | None = None  # e.g. 0.05: no class may lose more than 5 points of recall
+    max_slice_drop: float | None = None  # e.g. 0.05: no source or week may lose more than 5 points
+    min_slice_rows: int = 50  # smaller slices are too noisy for the slice guard
+    max_behaviour_regressions: float = 0.05  # share of the champion's passed suite cases the challenger may fail
+    first_model_baseline: Literal["tfidf", "majority"] = "tfidf"
 
 
 @dataclass(frozen=True)
@@ -125,13 +134,24 @@ def decide(
     baseline: Metrics,
     policy: PromotionPolicy,
     paired: PairedComparison | None = None,
+    tfidf: Metrics | None = None,
+    slices: tuple[Slices, Slices] | None = None,
+    behaviour: BehaviourComparison | None = None,
 ) -> Decision:
-    """Apply the policy; with no champion yet, the first model must beat the majority-class baseline."""
+    """Apply the policy; with no champion yet, the first model must beat the baseline.
+
+    ``baseline`` is the majority class; ``tfidf`` the TF-IDF + logistic regression baseline;
+    ``slices`` the challenger's and the champion's per-slice scores; ``behaviour`` both models
+    on the behaviour suite.
+    """
     if champion is None:
-        beats = challenger.accuracy > baseline.accuracy
+        floor, name = baseline, "majority-class"
+        if policy.first_model_baseline == "tfidf" and tfidf is not None:
+            floor, name = tfidf, "TF-IDF + logistic regression"
+        beats = challenger.accuracy > floor.accuracy
         verb = "beats" if beats else "does not beat"
         return Decision(beats, f"first model: accuracy {challenger.accuracy:.4f} {verb} the "
-                               f"majority-class baseline {baseline.accuracy:.4f}")
+                               f"{name} baseline {floor.accuracy:.4f}")
     if challenger.rows != champion.rows:
         raise ValueError(
             f"champion scored on {champion.rows} rows, challenger on {challenger.rows}: "
@@ -156,4 +176,13 @@ def decide(
         drops = _recall_drops(challenger, champion, policy.max_recall_drop)
         reasons += drops or [f"no class recall drops more than {policy.max_recall_drop:g}"]
         blocked = blocked or bool(drops)
+    if policy.max_slice_drop is not None and slices is not None:
+        drops = slice_drops(slices[0], slices[1], policy.max_slice_drop, policy.min_slice_rows)
+        reasons += drops or [f"no slice of {policy.min_slice_rows}+ rows drops more than {policy.max_slice_drop:g}"]
+        blocked = blocked or bool(drops)
+    if behaviour is not None and behaviour.champion is not None:
+        failing = behaviour_regressions(behaviour, policy.max_behaviour_regressions)
+        reasons += failing or [f"behaviour: {len(behaviour.regressions)} of the champion's passed suite cases "
+                               f"fail (within tolerance {policy.max_behaviour_regressions:g})"]
+        blocked = blocked or bool(failing)
     return Decision(not blocked, "; ".join(reasons), paired)

@@ -1,6 +1,6 @@
 """Fine-tuning: continue training a classifier on newly labeled rows.
 
-Adam at the tutorial's defaults (learning rate 2e-5, batch 32, 3 epochs), with a share of
+Adam (batch 32, 3 epochs; linear warm-up then linear decay, see models.schedule), with a share of
 the new rows held back to stop early and keep the best epoch's weights. The loop is ours,
 not ``Model.fit``: one graph traced for every batch shape (``models.encoding`` pads each
 batch to its own length) and none of fit's per-batch overhead, which cost half the
@@ -23,6 +23,7 @@ import tensorflow as tf
 from models.classifier import INPUT_SIGNATURE, Classifier, log_softmax, logits_function
 from models.devices import DEFAULT_DEVICE, Devices, check_created_in_scope, mirrored_train_step
 from models.encoding import Encoded, batches
+from models.schedule import WarmupLinearDecay, steps_for
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,9 @@ class TrainingConfig:
 
     epochs: int = 3
     batch_size: int = 32
-    learning_rate: float = 2e-5
+    learning_rate: float = 1e-4  # the peak of the schedule (see models.schedule)
+    warmup_fraction: float = 0.1  # share of the steps spent warming up; then linear decay to 0
+    constant_learning_rate: bool = False  # the old schedule (no warm-up, no decay), for comparison
     early_stopping_fraction: float = 0.1
     seed: int = 1337
 
@@ -159,8 +162,11 @@ def fine_tune(
     train_set, stop_set = subset(train_idx), subset(stop_idx)
     model = classifier.task
     check_created_in_scope(devices, model.weights)
+    total_steps = steps_for(len(train_idx), config.batch_size, config.epochs)
     with devices.scope():  # the optimizer's state lives where the weights do (on every replica)
-        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate)
+        optimizer = keras.optimizers.Adam(learning_rate=config.learning_rate if config.constant_learning_rate else
+                                          WarmupLinearDecay(config.learning_rate, total_steps,
+                                                            round(total_steps * config.warmup_fraction)))
         optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = model.trainable_variables

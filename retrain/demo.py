@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from tasks.report import RunReport
 
 _MARKER = ".retrain-demo"
+SENTIMENT_SUITE = Path(__file__).with_name("suites") / "sentiment.yaml"  # the demo's behaviour suite
 DEMO_START = datetime(2026, 1, 5, 9, 0)  # a Monday; rows of one week share one timestamp
 
 
@@ -107,6 +108,7 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
     os.environ["RETRAIN_LABELS"] = json.dumps(labels)
     os.environ["RETRAIN_EPOCHS"] = str(options.epochs)
     os.environ.pop("RETRAIN_DATABASE_URL", None)
+    os.environ.setdefault("RETRAIN_BEHAVIOUR_SUITE", str(SENTIMENT_SUITE))
     if not options.verbose:
         # One table row a week is the demo's output; the runs' own logs stay in Prefect.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
@@ -164,6 +166,7 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
     if final is not None:
         out(f"final champion: version {final.version}, held-out accuracy {final.accuracy:.4f} "
             f"on {final.test_rows} rows; promotions: {len(registry.promotion_history(engine))}")
+        out(versus_tfidf(settings, engine, final))
     entries = list_entries(engine, settings)
     if entries:
         out(f"quarantined rows, one example per check (all: RETRAIN_HOME={workdir} retrain quarantine list; "
@@ -178,6 +181,26 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
 
 def _version(version: int | None) -> str:
     return "none yet" if version is None else f"v{version}"
+
+
+def versus_tfidf(settings, engine, champion) -> str:
+    """The final champion against TF-IDF + logistic regression trained on the same rows (every row its
+    lineage trained on) and scored on the same held-out snapshot."""
+    from models import registry
+    from retrain.store import held_out_set, trained_rows
+    from tasks.evaluation import score_tfidf
+
+    lineage = registry.lineage_of(engine, champion.version)
+    train = trained_rows(engine, settings, lineage)
+    held_out = held_out_set(engine, settings, lineage)
+    if held_out.content_hash != champion.test_set_hash:
+        return "TF-IDF comparison skipped: the champion's held-out snapshot is no longer the same rows"
+    tfidf = score_tfidf(train, held_out, tuple(settings.labels), settings.seed)
+    if tfidf is None:
+        return "TF-IDF comparison skipped: too few training rows"
+    return (f"same {len(train)} training rows, same {held_out.size} held-out rows: champion {champion.accuracy:.4f}, "
+            f"TF-IDF + logistic regression {tfidf.metrics.accuracy:.4f} "
+            f"({100 * (champion.accuracy - tfidf.metrics.accuracy):+.1f} points)")
 
 
 def _by_check(entries: list, row_ids: set[int]) -> str:

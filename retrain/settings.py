@@ -72,10 +72,19 @@ class Settings(BaseSettings):
     )
     epochs: int = Field(default=3, ge=1, le=100)
     batch_size: int = Field(default=32, ge=1, le=1024)
-    learning_rate: float = Field(default=2e-5, gt=0.0, le=1.0)
+    learning_rate: float = Field(
+        default=1e-4, gt=0.0, le=1.0,
+        description="Peak learning rate: reached after a linear warm-up, then decayed linearly to zero.",
+    )
+    warmup_fraction: float = Field(default=0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming up.")
     early_stopping_fraction: float = Field(
         default=0.1, ge=0.0, lt=0.5, description="Share of the new training rows held back for early stopping."
     )
+    replay_fraction: float = Field(
+        default=0.5, ge=0.0, le=10.0,
+        description="Older training rows replayed into each fine-tune, as a share of the new rows (0: no replay).",
+    )
+    replay_max_rows: int | None = Field(default=None, ge=0, description="If set, at most this many replayed rows.")
     seed: int = Field(default=1337)
     precision: Literal["auto", "float32", "mixed_bfloat16"] = Field(
         default="auto",
@@ -106,6 +115,26 @@ class Settings(BaseSettings):
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5, description="Significance level of the McNemar gate.")
     max_recall_drop: float | None = Field(
         default=None, ge=0.0, le=1.0, description="If set, no class's recall may drop by more than this."
+    )
+    first_model_baseline: Literal["tfidf", "majority"] = Field(
+        default="tfidf",
+        description="What the first model must beat: TF-IDF + logistic regression, or the majority class.",
+    )
+    baseline_max_rows: int = Field(
+        default=20_000, ge=0,
+        description="Newest training rows the TF-IDF baseline trains on each run (0: no TF-IDF baseline).",
+    )
+    max_slice_drop: float | None = Field(
+        default=None, ge=0.0, le=1.0,
+        description="If set, no source or week of arrival may lose more than this much held-out accuracy.",
+    )
+    min_slice_rows: int = Field(default=50, ge=1, description="Held-out rows a slice needs for the slice guard.")
+    behaviour_suite: Path | None = Field(
+        default=None, description="A behavioural test suite (YAML: MFT, INV, DIR tests) both models run every run.",
+    )
+    max_behaviour_regressions: float = Field(
+        default=0.05, ge=0.0, le=1.0,
+        description="Share of the suite cases the champion passes that the challenger may fail and still be promoted.",
     )
     artifact_store: str | None = Field(
         default=None,

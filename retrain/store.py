@@ -35,6 +35,7 @@ from retrain.ledger import (
     EARLY_STOPPING,
     HELD_OUT,
     NO_CHAMPION,
+    REPLAY,
     TRAINED,
     Consumption,
     Lineage,
@@ -104,9 +105,10 @@ class LabeledBatch:
         """The pulled rows that may be trained on (held-out rows never are)."""
         return self.frame[self.frame["split"] == TRAIN]
 
-    def consumption(self, test_fraction: float, early_stopping_ids: Iterable[int] = ()) -> Consumption:
+    def consumption(self, test_fraction: float, early_stopping_ids: Iterable[int] = (),
+                    replayed_ids: Iterable[int] = ()) -> Consumption:
         """What a version trained on this batch consumed: its training rows (but those held back for
-        early stopping, which wait for the next run) and its held-out rows."""
+        early stopping, which wait for the next run), its held-out rows, and the older rows it replayed."""
         stopping = {int(i) for i in early_stopping_ids}
         train_ids = [int(i) for i in self.training_rows["id"]]
         unknown = stopping - set(train_ids)
@@ -115,7 +117,8 @@ class LabeledBatch:
         return Consumption(
             source_table=self.source_table,
             rows={TRAINED: tuple(i for i in train_ids if i not in stopping), EARLY_STOPPING: tuple(sorted(stopping)),
-                  HELD_OUT: tuple(int(i) for i in self.frame.loc[self.frame["split"] == TEST, "id"])},
+                  HELD_OUT: tuple(int(i) for i in self.frame.loc[self.frame["split"] == TEST, "id"]),
+                  REPLAY: tuple(sorted({int(i) for i in replayed_ids}))},
             test_fraction=test_fraction,
         )
 
@@ -518,6 +521,12 @@ def consumed_rows(engine: sa.Engine, settings: Settings, lineage: Lineage | None
     What a new batch is compared with for duplicates, held-out leakage and label drift.
     """
     return _consumed_rows(engine, settings, lineage or NO_CHAMPION, CONSUMING_ROLES)
+
+
+def trained_rows(engine: sa.Engine, settings: Settings, lineage: Lineage | None) -> pd.DataFrame:
+    """Every row the champion's lineage trained on (replayed ones too), in id order: what replay samples
+    from, and what a from-scratch baseline trains on beside the new rows."""
+    return _consumed_rows(engine, settings, lineage or NO_CHAMPION, [TRAINED, REPLAY])
 
 
 def rows_by_id(engine: sa.Engine, settings: Settings, ids: Sequence[int]) -> pd.DataFrame:

@@ -11,8 +11,10 @@ from prefect.cache_policies import NO_CACHE
 
 from models import registry
 from models.artifacts import save_version
+from models.behaviour import BehaviourComparison
 from models.evaluation import Metrics
 from models.promotion import Decision, PromotionPolicy, compare_paired, decide
+from models.slices import slices_to_dict
 from retrain.settings import Settings
 from retrain.store import HeldOutSet, LabeledBatch, connect, utcnow
 from tasks.evaluation import Scored
@@ -21,18 +23,23 @@ from tasks.training import Challenger
 
 @dataclass(frozen=True)
 class Scores:
-    """Both models and the floor, on one held-out snapshot."""
+    """Both models and the floors, on one held-out snapshot, and both on the behaviour suite."""
 
     truth: list[str]
     challenger: Scored
     champion: Scored | None
-    baseline: Metrics
+    baseline: Metrics  # the majority class
+    tfidf: Scored | None = None  # TF-IDF + logistic regression trained this run
+    behaviour: BehaviourComparison | None = None
 
 
 def policy_for(settings: Settings) -> PromotionPolicy:
     """The promotion policy the settings ask for."""
     return PromotionPolicy(min_improvement=settings.min_improvement, gate=settings.promotion_gate,
-                           alpha=settings.alpha, max_recall_drop=settings.max_recall_drop)
+                           alpha=settings.alpha, max_recall_drop=settings.max_recall_drop,
+                           max_slice_drop=settings.max_slice_drop, min_slice_rows=settings.min_slice_rows,
+                           max_behaviour_regressions=settings.max_behaviour_regressions,
+                           first_model_baseline=settings.first_model_baseline)
 
 
 def decide_from_scores(settings: Settings, scores: Scores) -> Decision:
@@ -42,7 +49,10 @@ def decide_from_scores(settings: Settings, scores: Scores) -> Decision:
         paired = compare_paired(scores.truth, scores.champion.predictions, scores.challenger.predictions,
                                 seed=settings.seed)
     return decide(scores.challenger.metrics, scores.champion.metrics if scores.champion else None,
-                  scores.baseline, policy_for(settings), paired)
+                  scores.baseline, policy_for(settings), paired,
+                  tfidf=scores.tfidf.metrics if scores.tfidf else None,
+                  slices=(scores.challenger.slices, scores.champion.slices) if scores.champion else None,
+                  behaviour=scores.behaviour)
 
 
 @task(name="decide", cache_policy=NO_CACHE)
@@ -73,7 +83,8 @@ def register_challenger(
         uri, sha256 = save_version(challenger.classifier, settings.model_store,
                                    f"{utcnow():%Y%m%dT%H%M%S}-{secrets.token_hex(4)}")
     outcome = registry.DRY_RUN if dry_run else registry.PENDING if decision.promote else registry.REJECTED
-    consumption = None if dry_run else batch.consumption(settings.test_fraction, challenger.early_stopping_ids)
+    consumption = None if dry_run else batch.consumption(settings.test_fraction, challenger.early_stopping_ids,
+                                                         challenger.replayed_ids)
     version = registry.register_version(connect(settings), registry.NewVersion(
         base_model=challenger.base_model, artifact_uri=uri, artifact_sha256=sha256,
         labels=challenger.classifier.labels, sequence_length=challenger.classifier.sequence_length,
@@ -84,6 +95,12 @@ def register_challenger(
         metrics={"challenger": scores.challenger.metrics.to_dict(),
                  "champion": scores.champion.metrics.to_dict() if scores.champion else None,
                  "baseline_accuracy": scores.baseline.accuracy,
+                 "tfidf_accuracy": scores.tfidf.metrics.accuracy if scores.tfidf else None,
+                 "slices": {name: slices_to_dict(s.slices) for name, s in
+                            (("challenger", scores.challenger), ("champion", scores.champion),
+                             ("tfidf", scores.tfidf)) if s is not None},
+                 "behaviour": scores.behaviour.to_dict() if scores.behaviour else None,
+                 "replay": {"rows": len(challenger.replayed_ids)},  # which ones: the ledger (role "replay")
                  "paired": decision.paired.to_dict() if decision.paired else None,
                  "gate": policy_for(settings).__dict__,
                  "training": {"epochs_run": challenger.training.epochs_run,

@@ -6,13 +6,19 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from models.behaviour import format_results
 from models.evaluation import Metrics
 from models.promotion import PairedComparison
+from models.slices import format_slices
+
+if TYPE_CHECKING:
+    from tasks.promotion import Scores
 
 
 @dataclass(frozen=True)
@@ -38,6 +44,7 @@ class RunReport:
     rows_early_stopping: int = 0  # held back to pick the best epoch; they train in the next run
     rows_behind_watermark: int = 0  # waiting rows a timestamp order would have skipped
     step_seconds: dict[str, float] = field(default_factory=dict)  # wall time per step of the run
+    tfidf_accuracy: float | None = None  # TF-IDF + logistic regression trained on this run's rows
 
 
 @contextmanager
@@ -57,10 +64,29 @@ def _metrics_rows(name: str, metrics: Metrics | None) -> list[str]:
     return [f"| {name} | {metrics.accuracy:.4f} | {per_class} |"]
 
 
+def _quality_sections(scores: Scores, champion_name: str, challenger_name: str) -> list[str]:
+    """Per-slice accuracy and behaviour-suite pass rates, as markdown tables."""
+    models = {champion_name: scores.champion, challenger_name: scores.challenger, "TF-IDF + LR": scores.tfidf}
+    present = {name: s.slices for name, s in models.items() if s is not None}
+    lines: list[str] = []
+    slice_rows = format_slices(present)
+    if slice_rows:
+        lines += ["", "Held-out accuracy per slice (source, week of arrival):", "",
+                  f"| slice | rows | {' | '.join(present)} |", "|---|---|" + "---|" * len(present), *slice_rows]
+    if scores.behaviour is not None:
+        results = {champion_name: scores.behaviour.champion, challenger_name: scores.behaviour.challenger}
+        shown = [name for name, r in results.items() if r is not None]
+        lines += ["", f"Behaviour suite ({len(scores.behaviour.challenger.passed)} cases; "
+                      f"{len(scores.behaviour.regressions)} the champion passes and the challenger fails):", "",
+                  f"| test | {' | '.join(shown)} |", "|---|" + "---|" * len(shown), *format_results(results)]
+    return lines
+
+
 def render_markdown(
-    report: RunReport, challenger: Metrics, champion: Metrics | None, paired: PairedComparison | None = None
+    report: RunReport, challenger: Metrics, champion: Metrics | None, paired: PairedComparison | None = None,
+    scores: Scores | None = None,
 ) -> str:
-    """The champion-vs-challenger table as markdown."""
+    """The champion-vs-challenger table as markdown (with slices and behaviour when ``scores`` is given)."""
     champion_name = f"champion v{report.champion_version}" if report.champion_version else "champion (none)"
     lines = [
         f"# Retraining run: {report.decision}",
@@ -79,6 +105,8 @@ def render_markdown(
         "|---|---|---|",
         *_metrics_rows(champion_name, champion),
         *_metrics_rows(f"challenger v{report.challenger_version}", challenger),
+        *([f"| TF-IDF + logistic regression | {report.tfidf_accuracy:.4f} | |"]
+          if report.tfidf_accuracy is not None else []),
         f"| majority-class baseline | {report.baseline_accuracy:.4f} | |",
         "",
         *([f"Accuracy difference {paired.difference:+.4f}, paired bootstrap 95% interval "
@@ -87,16 +115,18 @@ def render_markdown(
            f"{paired.champion_only_correct} only the champion).", ""] if paired else []),
         "Confusion matrix of the challenger (rows: true, columns: predicted, in label order): "
         f"`{challenger.confusion}`",
+        *(_quality_sections(scores, champion_name, f"challenger v{report.challenger_version}") if scores else []),
     ]
     return "\n".join(lines)
 
 
 @task(name="publish report", cache_policy=NO_CACHE)
 def publish_report(
-    report: RunReport, challenger: Metrics, champion: Metrics | None, paired: PairedComparison | None = None
+    report: RunReport, challenger: Metrics, champion: Metrics | None, paired: PairedComparison | None = None,
+    scores: Scores | None = None,
 ) -> str:
     """Attach the champion-vs-challenger report to the flow run as a markdown artifact."""
-    markdown = render_markdown(report, challenger, champion, paired)
+    markdown = render_markdown(report, challenger, champion, paired, scores)
     create_markdown_artifact(markdown, key="champion-vs-challenger",
                              description="Champion vs challenger on the held-out set")
     return markdown

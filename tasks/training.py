@@ -7,6 +7,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import pandas as pd
 from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
@@ -17,10 +18,11 @@ from models.devices import resolve_devices
 from models.encoding import choose_sequence_length, token_lengths
 from models.hardware import resolve_precision
 from models.registry import ModelVersion
+from models.replay import replay_sample, replay_size
 from models.training import EpochReport, TrainingConfig, TrainingResult, fine_tune
 from retrain.progress import progress_bar
 from retrain.settings import Settings
-from retrain.store import LabeledBatch
+from retrain.store import LabeledBatch, connect, trained_rows
 
 
 @dataclass
@@ -33,6 +35,7 @@ class Challenger:
     base_model: str
     checkpoint_dir: Path | None = None
     early_stopping_ids: tuple[int, ...] = ()  # held back to pick the best epoch: they train next run
+    replayed_ids: tuple[int, ...] = ()  # older training rows mixed into the new ones (role "replay")
 
 
 def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Path:
@@ -43,6 +46,7 @@ def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch:
         "rows": hashlib.sha256(",".join(map(str, sorted(batch.frame["id"]))).encode()).hexdigest(),
         "config": asdict(training_config(settings)), "labels": settings.labels,
         "max_sequence_length": settings.max_sequence_length,
+        "replay": [settings.replay_fraction, settings.replay_max_rows],
     }, sort_keys=True)
     return settings.cache_dir / "checkpoints" / hashlib.sha256(identity.encode()).hexdigest()[:20]
 
@@ -68,8 +72,28 @@ def starting_point(settings: Settings, champion: ModelVersion | None, batch: Lab
 
 def training_config(settings: Settings) -> TrainingConfig:
     return TrainingConfig(epochs=settings.epochs, batch_size=settings.batch_size,
-                          learning_rate=settings.learning_rate,
+                          learning_rate=settings.learning_rate, warmup_fraction=settings.warmup_fraction,
                           early_stopping_fraction=settings.early_stopping_fraction, seed=settings.seed)
+
+
+def replay_candidates(settings: Settings, champion: ModelVersion, batch: LabeledBatch) -> pd.DataFrame:
+    """The rows replay may sample: those the champion's lineage trained on (the ledger names them;
+    they are never in the batch, which holds only rows the lineage has not consumed)."""
+    return trained_rows(connect(settings), settings, batch.lineage)
+
+
+def with_replay(
+    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch
+) -> tuple[pd.DataFrame, list[int]]:
+    """The rows to fine-tune on: the batch's training rows and a stratified sample of older ones."""
+    rows = batch.training_rows
+    size = replay_size(len(rows), settings.replay_fraction, settings.replay_max_rows)
+    if champion is None or size == 0:
+        return rows, []
+    pool = replay_candidates(settings, champion, batch)
+    ids = replay_sample(pool, size, settings.seed)
+    replayed = pool[pool["id"].isin(ids)]
+    return pd.concat([rows, replayed[rows.columns.intersection(replayed.columns)]], ignore_index=True), ids
 
 
 @task(name="fine-tune challenger", cache_policy=NO_CACHE)
@@ -82,7 +106,7 @@ def fine_tune_challenger(
     devices = resolve_devices(settings.devices)
     with devices.scope():  # the model's variables are created where it trains (mirrored on every replica)
         classifier = starting_point(settings, champion, batch)
-    rows = batch.training_rows
+    rows, replayed = with_replay(settings, champion, batch)
 
     # A progress bar on the run's page in the Prefect UI, moved after every epoch.
     progress = create_progress_artifact(0.0, key="fine-tuning-progress",
@@ -97,8 +121,8 @@ def fine_tune_challenger(
                                  description=f"Fine-tuning on {len(rows)} rows: epoch {report.epoch}/{report.epochs}, "
                                              f"train loss {report.train_loss:.4f}{stop}")
 
-    logger.info("fine-tuning %s on %d rows, sequence length %d, on %s",
-                f"champion v{champion.version}" if champion else settings.base_model, len(rows),
+    logger.info("fine-tuning %s on %d rows (%d of them replayed older rows), sequence length %d, on %s",
+                f"champion v{champion.version}" if champion else settings.base_model, len(rows), len(replayed),
                 classifier.sequence_length, devices.describe())
     checkpoints = None if dry_run else checkpoint_dir_for(settings, champion, batch)  # a dry run leaves nothing
     # On a terminal (`retrain run`) a bar too; a worker's runs have the log lines and the UI's artifact.
@@ -116,5 +140,5 @@ def fine_tune_challenger(
     return Challenger(classifier=classifier, training=result,
                       parent_version=champion.version if champion else None,
                       base_model=champion.base_model if champion else settings.base_model,
-                      checkpoint_dir=checkpoints,
+                      checkpoint_dir=checkpoints, replayed_ids=tuple(replayed),
                       early_stopping_ids=tuple(int(rows["id"].iloc[i]) for i in result.early_stopping_index))

@@ -46,7 +46,8 @@ def test_first_run_trains_and_promotes_the_first_champion(database, request, tin
     champion = registry.champion(engine)
     assert report.promoted and report.decision == "promoted"
     assert set(report.step_seconds) == {"pull", "data checks", "fine-tune", "score challenger", "score champion",
-                                        "register and promote"}
+                                        "baselines and behaviour", "register and promote"}
+    assert report.tfidf_accuracy is not None  # trained on the same rows, shown beside the models
     assert report.step_seconds["fine-tune"] > 0 and report.step_seconds["score champion"] == 0  # no champion yet
     assert report.challenger_accuracy > report.baseline_accuracy
     assert report.rows_pulled == 240 and 0 < report.held_out_rows < 100
@@ -65,6 +66,13 @@ def test_better_challenger_replaces_the_champion_and_the_watermark_moves(setting
     assert report.rows_pulled == 60
     assert version.parent_version == with_champion.version
     assert report.champion_accuracy is not None and report.champion_version == with_champion.version
+    # Replay: half as many older training rows as new ones, from before the champion's watermark, on record.
+    replayed = [i for i, role in consumed_by(engine, settings.table, [version.version]).items() if role == "replay"]
+    assert 0 < len(replayed) == version.metrics["replay"]["rows"]
+    assert len(replayed) == round((report.rows_trained - len(replayed)) * 0.5)  # half as many as the new ones
+    trained_before = consumed_by(engine, settings.table, [with_champion.version])
+    assert {trained_before[i] for i in replayed} == {TRAINED}  # rows the champion trained on, never held out
+    assert set(version.metrics["slices"]) == {"challenger", "champion", "tfidf"}
     if report.promoted:
         assert registry.champion(engine).watermark.id == max(new_ids)
     else:  # a tie on a learnable task: the rule keeps the champion and its watermark

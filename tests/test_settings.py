@@ -40,7 +40,7 @@ def test_with_overrides_replaces_given_fields_and_ignores_none(monkeypatch: pyte
 
     assert (changed.epochs, changed.learning_rate, changed.batch_size, changed.min_new_rows) == (5, 1e-3, 32, 7)
     assert changed.home == settings.home and changed.labels == settings.labels
-    assert (settings.learning_rate, settings.min_new_rows) == (2e-5, 50)  # the original is untouched
+    assert (settings.learning_rate, settings.min_new_rows) == (1e-4, 50)  # the original is untouched
     assert settings.with_overrides() == settings
 
 

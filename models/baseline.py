@@ -1,0 +1,42 @@
+"""The baseline to beat: TF-IDF features and a logistic regression, trained from scratch every run.
+
+What a competent engineer would try before a BERT: word 1-2-grams and character 2-5-grams
+(which survive typos and hashtags), sublinear term frequencies, and the regularisation
+strength chosen by cross-validation on the training rows only. It trains in seconds on a few
+thousand rows, so every run can show what the fine-tuned model buys over it.
+
+>>> texts = ["good film", "great film", "bad film", "awful film"] * 5
+>>> labels = ["positive", "positive", "negative", "negative"] * 5
+>>> model = fit_tfidf_baseline(texts, labels)
+>>> model.predict(["a good film", "an awful film"]).tolist()
+['positive', 'negative']
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.pipeline import FeatureUnion, Pipeline
+
+C_GRID = (1.0, 4.0, 16.0)  # inverse regularisation strengths tried by cross-validation
+
+
+def fit_tfidf_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 0) -> Pipeline:
+    """Fit TF-IDF + logistic regression on exactly these rows (C by 3-fold cross-validation when
+    every class has 3 rows to spare, else C=4)."""
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    if len(set(labels)) < 2:
+        raise ValueError("the TF-IDF baseline needs training rows of at least two labels")
+    features = FeatureUnion([
+        ("words", TfidfVectorizer(ngram_range=(1, 2), min_df=1, sublinear_tf=True, lowercase=True)),
+        ("chars", TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
+    ])
+    folds = min(3, min(Counter(labels).values()))
+    classifier = (LogisticRegressionCV(Cs=list(C_GRID), cv=folds, max_iter=2000, random_state=seed,
+                                       scoring="accuracy", l1_ratios=(0.0,), use_legacy_attributes=False)
+                  if folds >= 2 else LogisticRegression(C=4.0, max_iter=2000, random_state=seed))
+    return Pipeline([("tfidf", features), ("lr", classifier)]).fit(list(texts), list(labels))

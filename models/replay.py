@@ -1,0 +1,62 @@
+"""Replay: mix a stratified sample of rows the champion's lineage trained on into the new rows.
+
+Fine-tuning only on this week's rows erodes what stopped arriving (a source, a topic, a class).
+Replaying a sample of older training rows, stratified so every (label, source) group keeps
+its share, protects them at the price of the sample's extra training time.
+
+>>> import pandas as pd
+>>> pool = pd.DataFrame({"id": range(8), "label": list("aaaabbbb"), "source": list("xxyyxxyy"),
+...                      "labeled_at": pd.Timestamp("2026-01-05")})
+>>> chosen = pool.set_index("id").loc[replay_sample(pool, 4)]
+>>> sorted(chosen["label"] + chosen["source"])
+['ax', 'ay', 'bx', 'by']
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.slices import week_of
+
+
+def replay_size(new_rows: int, fraction: float, budget: int | None = None) -> int:
+    """How many older rows to replay: ``fraction`` of the new rows, at most ``budget``.
+
+    >>> replay_size(600, 0.5), replay_size(600, 0.5, budget=100), replay_size(600, 0.0)
+    (300, 100, 0)
+    """
+    size = int(round(new_rows * fraction))
+    return size if budget is None else min(size, budget)
+
+
+def strata(candidates: pd.DataFrame) -> pd.Series:
+    """Each candidate's stratum: its label and its source, or its week of arrival where it has no source."""
+    week = candidates["labeled_at"].map(week_of)
+    if "source" in candidates.columns:
+        where = candidates["source"].astype("object").where(candidates["source"].notna(), week)
+    else:
+        where = week
+    return candidates["label"].astype(str) + "\x1f" + where.astype(str)
+
+
+def replay_sample(candidates: pd.DataFrame, rows: int, seed: int = 0) -> list[int]:
+    """Ids of ``rows`` candidates (columns id, label, labeled_at, optionally source), sampled without
+    replacement so each stratum (``strata``) keeps its share of the pool (largest remainders get
+    the rounding). All candidates when ``rows`` is at least their number; sorted ids."""
+    if rows <= 0 or candidates.empty:
+        return []
+    if rows >= len(candidates):
+        return sorted(int(i) for i in candidates["id"])
+    groups = candidates.groupby(strata(candidates), sort=True)["id"]
+    sizes = groups.size()
+    exact = sizes / sizes.sum() * rows
+    quota = np.floor(exact).astype(int)
+    remainder = (exact - quota).sort_values(ascending=False, kind="stable")
+    quota[remainder.index[: rows - int(quota.sum())]] += 1
+    rng = np.random.default_rng(seed)
+    chosen: list[int] = []
+    for stratum, ids in groups:
+        if quota[stratum]:
+            chosen += rng.choice(ids.to_numpy(), size=int(quota[stratum]), replace=False).tolist()
+    return sorted(int(i) for i in chosen)
