@@ -38,10 +38,9 @@ def _database(settings: Settings) -> Path:
 
 
 @pytest.fixture
-def waiting_rows(flow_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def waiting_rows(flow_settings: Settings) -> Settings:
     """A champion trained on 240 rows, with 60 new rows waiting (built once, copied per test)."""
-    monkeypatch.setenv("RETRAIN_EPOCHS", "6")
-    settings = Settings()
+    settings = Settings()  # flow_settings' 8 epochs: enough for the tiny model under warm-up and decay
     if "db" not in _template:
         add_rows(settings, sentiment_rows(240, seed=1))
         assert retrain(triggered_by="test").promoted
@@ -111,8 +110,8 @@ def test_kill_9_at_each_stage_leaves_everything_consistent(stage, waiting_rows):
     assert report.rows_pulled == max(waiting, 30)
     resumed = registry.get_version(engine, report.challenger_version).metrics["training"]["resumed_from_epoch"]
     # Killed mid-training: resume after epoch 2. Killed after training but before registering:
-    # the finished job's last checkpoint (epoch 6) is reused instead of training again.
-    assert resumed == {"fine-tune": 2, "evaluate": 6}.get(stage, 0)
+    # the finished job's last checkpoint (epoch 8) is reused instead of training again.
+    assert resumed == {"fine-tune": 2, "evaluate": 8}.get(stage, 0)
 
 
 def _session_processes(session: int) -> list[str]:
