@@ -44,7 +44,7 @@ def test_database_password_appears_nowhere(flow_settings, postgres_url, monkeypa
     report = state.result()
     assert report.promoted
     kept = _everything_prefect_kept(state.state_details.flow_run_id)
-    assert "Retraining run" in kept and "pulled 240 new rows" in kept  # we did read the run's logs and report
+    assert "Retraining run" in kept and "pulled 240 rows" in kept  # we did read the run's logs and report
     assert PASSWORD not in kept
 
     with connect(settings).connect() as conn:
