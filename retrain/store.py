@@ -529,18 +529,6 @@ def trained_rows(engine: sa.Engine, settings: Settings, lineage: Lineage | None)
     return _consumed_rows(engine, settings, lineage or NO_CHAMPION, [TRAINED, REPLAY])
 
 
-def rows_by_id(engine: sa.Engine, settings: Settings, ids: Sequence[int]) -> pd.DataFrame:
-    """The rows with these ids, oldest first, in the pull's columns."""
-    table = require_table(engine, settings)
-    rows: list[sa.Row] = []
-    with engine.connect() as conn:
-        for start in range(0, len(ids), IN_CHUNK):
-            chunk = [int(i) for i in ids[start:start + IN_CHUNK]]
-            rows += conn.execute(sa.select(*_selected(table, settings)).where(table.c[settings.id_column].in_(chunk)))
-    frame = _as_frame(rows, settings)
-    return frame.sort_values(["labeled_at", "id"], ignore_index=True)
-
-
 def content_hash(frame: pd.DataFrame) -> str:
     """A sha256 over (id, label, text) of a frame's rows, in id order."""
     digest = hashlib.sha256()
