@@ -411,6 +411,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     started = time.perf_counter()
     exit_on_sigterm()
+    if not args.verbose:  # before the temporary server fixes Prefect's settings for the demo's runs
+        os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     with temporary_prefect_server():
         run_demo(DemoOptions(workdir=args.workdir, weeks=args.weeks, initial_rows=args.initial_rows,
                              rows_per_week=args.rows_per_week, keep_neutral=args.keep_neutral,
