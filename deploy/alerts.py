@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-from retrain.settings import Settings
+from data.settings import Settings
 from tasks.checks import DATA_CHECK_FAILED_EVENT
 
 if TYPE_CHECKING:

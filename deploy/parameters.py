@@ -2,7 +2,7 @@
 
 Prefect renders the form from this model's JSON schema (titles, descriptions, bounds) and, with
 ``enforce_parameter_schema``, the API refuses a run whose values are out of bounds before any
-process starts. The bounds are the settings' own (``retrain/settings.py``); a test keeps them equal.
+process starts. The bounds are the settings' own (``data/settings.py``); a test keeps them equal.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from retrain.settings import Settings
+from data.settings import Settings
 
 _DEFAULTS = Settings.model_fields
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from prefect import flow, get_run_logger
 
+from data.labels import with_fixed_labels
+from data.settings import Settings
 from models.evaluation import majority_baseline
-from retrain.labels import with_fixed_labels
-from retrain.settings import Settings
 from tasks.checks import validate_new_rows
 from tasks.data import load_held_out_set, pull_new_rows, read_champion
 from tasks.evaluation import run_behaviour, score_baseline, score_challenger, score_champion

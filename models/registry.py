@@ -6,8 +6,8 @@ Switching the champion is a compare-and-swap: the switch names the champion it e
 replace and fails with ``PromotionConflict`` when another promotion got there first. Every
 switch is recorded in the promotion history.
 
->>> from retrain.settings import Settings
->>> from retrain.store import connect
+>>> from data.settings import Settings
+>>> from data.store import connect
 >>> engine = connect(Settings(database_url="sqlite://")); create_registry_schema(engine)
 >>> champion(engine) is None
 True
@@ -23,9 +23,9 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from retrain import meta
-from retrain.ledger import Consumption, Lineage, record_consumption
-from retrain.store import ID_TYPE, IN_CHUNK, TEST_FRACTION_FACT, Watermark, insert_or_ignore, utcnow
+from data import meta
+from data.ledger import Consumption, Lineage, record_consumption
+from data.store import ID_TYPE, IN_CHUNK, TEST_FRACTION_FACT, Watermark, insert_or_ignore, utcnow
 
 CHAMPION = "champion"
 
@@ -338,7 +338,7 @@ def record_predictions(engine: sa.Engine, version: int, predictions: Mapping[str
 def lineage_of(engine: sa.Engine, version: int | None = None) -> Lineage:
     """The champion (or ``version``) and its ancestors, newest first, with its watermark.
 
-    What they consumed is not waiting any more (``retrain.ledger``); a rollback changes the lineage,
+    What they consumed is not waiting any more (``data.ledger``); a rollback changes the lineage,
     and with it what waits.
     """
     start = champion_version(engine) if version is None else version

@@ -9,11 +9,11 @@ It is loaded once; ``predict`` and ``predict_proba`` take lists of texts::
     model.predict(["what a lovely flight", "lost my luggage"])        # ['positive', 'negative']
     model.predict_proba(["what a lovely flight"])                     # array([[0.03, 0.97]]), model.labels order
 
->>> from retrain.settings import Settings
+>>> from data.settings import Settings
 >>> load_champion(Settings(home="/nonexistent/retrain-home"))  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-retrain.store.MissingDatabase: no database at /nonexistent/retrain-home/retrain.db: run `retrain init` there first, ...
+data.store.MissingDatabase: no database at /nonexistent/retrain-home/retrain.db: run `retrain init` there first, ...
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from retrain.settings import Settings
+from data.settings import Settings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,11 +53,11 @@ class LoadedModel:
 
 
 def _load(settings: Settings | None, pick: str | int) -> LoadedModel:
+    from data.labels import with_fixed_labels
+    from data.store import connect
     from models import registry
     from models.artifacts import open_version
     from models.hardware import resolve_precision
-    from retrain.labels import with_fixed_labels
-    from retrain.store import connect
 
     settings = settings or Settings()
     engine = connect(settings, must_exist=True)  # loading a model never creates a database

@@ -33,16 +33,16 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 def _settings():
     """The RETRAIN_ settings with the label set fixed in the database (RETRAIN_LABELS only checks it)."""
-    from retrain.labels import with_fixed_labels
-    from retrain.settings import Settings
+    from data.labels import with_fixed_labels
+    from data.settings import Settings
 
     return with_fixed_labels(Settings())
 
 
 def _engine(settings):
     """The database for commands that write (init, import): its tables are created if missing."""
+    from data.store import connect, create_schema
     from models.registry import create_registry_schema
-    from retrain.store import connect, create_schema
 
     engine = connect(settings)
     create_schema(engine, settings)
@@ -53,8 +53,8 @@ def _engine(settings):
 def _existing_engine(settings):
     """The database for every other command: never created here. A missing database or table is an
     error that names where it looked (a mistyped RETRAIN_TABLE or another folder's RETRAIN_HOME)."""
+    from data.store import connect, require_bookkeeping
     from models.registry import require_registry
-    from retrain.store import connect, require_bookkeeping
 
     engine = connect(settings, must_exist=True)
     require_registry(engine)
@@ -63,7 +63,7 @@ def _existing_engine(settings):
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from retrain.labels import fix_labels, fixed_labels, labels_given
+    from data.labels import fix_labels, fixed_labels, labels_given
 
     settings = _settings()
     engine = _engine(settings)
@@ -92,9 +92,9 @@ def _label_map(text: str | None) -> dict[str, str]:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    from data.importing import import_csv
+    from data.labels import fix_labels, fixed_labels
     from models import registry
-    from retrain.importing import import_csv
-    from retrain.labels import fix_labels, fixed_labels
 
     settings = _settings()
     engine = _engine(settings)
@@ -161,8 +161,8 @@ def _reads(version) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from data.store import quarantined_ids, waiting_counts
     from models import registry
-    from retrain.store import quarantined_ids, waiting_counts
 
     settings = _settings()
     engine = _existing_engine(settings)
@@ -186,8 +186,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
+    from data.ledger import counts_by_version
     from models import registry
-    from retrain.ledger import counts_by_version
 
     settings = _settings()
     engine = _existing_engine(settings)

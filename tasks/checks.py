@@ -9,8 +9,8 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from retrain import store
-from retrain.settings import Settings
+from data import store
+from data.settings import Settings
 from validation import require_valid
 from validation.gate import CheckedBatch, check_batch, expectations_for
 

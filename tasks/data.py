@@ -5,9 +5,9 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from data import store
+from data.settings import Settings
 from models import registry
-from retrain import store
-from retrain.settings import Settings
 
 
 @task(name="read champion", cache_policy=NO_CACHE)

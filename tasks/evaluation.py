@@ -15,6 +15,8 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from data.settings import Settings
+from data.store import HeldOutSet, LabeledBatch, connect, trained_rows
 from models import registry
 from models.artifacts import open_version
 from models.baseline import fit_tfidf_baseline
@@ -24,8 +26,6 @@ from models.evaluation import Metrics, evaluate_predictions
 from models.hardware import resolve_precision
 from models.registry import ModelVersion, text_key
 from models.slices import Slices, slice_scores
-from retrain.settings import Settings
-from retrain.store import HeldOutSet, LabeledBatch, connect, trained_rows
 
 
 @dataclass(frozen=True)

@@ -9,14 +9,14 @@ from dataclasses import dataclass
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from data.settings import Settings
+from data.store import HeldOutSet, LabeledBatch, connect, utcnow
 from models import registry
 from models.artifacts import save_version
 from models.behaviour import BehaviourComparison
 from models.evaluation import Metrics
 from models.promotion import Decision, PromotionPolicy, compare_paired, decide
 from models.slices import slices_to_dict
-from retrain.settings import Settings
-from retrain.store import HeldOutSet, LabeledBatch, connect, utcnow
 from tasks.evaluation import Scored
 from tasks.training import Challenger
 

@@ -12,6 +12,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
+from data.progress import progress_bar
+from data.settings import Settings
+from data.store import LabeledBatch, connect, trained_rows
 from models.artifacts import open_version
 from models.classifier import Classifier, build_classifier
 from models.devices import resolve_devices
@@ -20,9 +23,6 @@ from models.hardware import resolve_precision
 from models.registry import ModelVersion
 from models.replay import replay_sample, replay_size
 from models.training import EpochReport, TrainingConfig, TrainingResult, fine_tune
-from retrain.progress import progress_bar
-from retrain.settings import Settings
-from retrain.store import LabeledBatch, connect, trained_rows
 
 
 @dataclass

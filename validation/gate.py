@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from retrain import store
-from retrain.settings import Settings
+from data import store
+from data.settings import Settings
 from validation import quarantine
 from validation.batch_checks import BatchExpectations, ReferenceData, ValidationReport, validate_batch
 

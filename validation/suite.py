@@ -34,7 +34,7 @@ from validation.batch_checks import (
 )
 from validation.text import CONTROL_PATTERN, GARBAGE_PATTERN, first_match, garbage_share, normalize_text, pattern_share
 
-TRAIN, TEST = "train", "test"  # the split names of ReferenceData.rows (as retrain.store writes them)
+TRAIN, TEST = "train", "test"  # the split names of ReferenceData.rows (as data.store writes them)
 _MAX_EXAMPLE_IDS = 5
 
 # Columns added to the validated frame; GX reports them like any other column.
