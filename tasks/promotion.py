@@ -9,8 +9,11 @@ from dataclasses import dataclass
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from data.held_out import HeldOutSet
+from data.pull import LabeledBatch
 from data.settings import Settings
-from data.store import HeldOutSet, LabeledBatch, connect, utcnow
+from data.sql import utcnow
+from data.store import connect
 from models import registry
 from models.artifacts import save_version
 from models.behaviour import BehaviourComparison

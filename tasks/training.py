@@ -12,9 +12,11 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 
+from data.consumed import trained_rows
 from data.progress import progress_bar
+from data.pull import LabeledBatch
 from data.settings import Settings
-from data.store import LabeledBatch, connect, trained_rows
+from data.store import connect
 from models.artifacts import open_version
 from models.classifier import Classifier, build_classifier
 from models.devices import resolve_devices

@@ -37,7 +37,8 @@ def register_consumed(settings, up_to=None, ids=None, parent: int | None = -1, p
 
     import pandas as pd
 
-    from data.store import connect, create_bookkeeping_schema, pull_new_rows
+    from data.pull import pull_new_rows
+    from data.store import connect, create_bookkeeping_schema
     from models import registry
 
     engine = connect(settings)

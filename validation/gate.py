@@ -10,7 +10,8 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from data import store
+from data.consumed import consumed_rows
+from data.pull import LabeledBatch
 from data.settings import Settings
 from validation import quarantine
 from validation.batch_checks import BatchExpectations, ReferenceData, ValidationReport, validate_batch
@@ -21,7 +22,7 @@ class CheckedBatch:
     """A validated batch: the report, and the rows that proceed (all of them when the batch is refused)."""
 
     report: ValidationReport
-    batch: store.LabeledBatch
+    batch: LabeledBatch
     quarantined: int  # rows quarantined by this check (0 when refused: nothing is written then)
 
 
@@ -40,17 +41,17 @@ def expectations_for(settings: Settings) -> BatchExpectations:
     )
 
 
-def reference_for(engine: sa.Engine, settings: Settings, batch: store.LabeledBatch) -> ReferenceData | None:
+def reference_for(engine: sa.Engine, settings: Settings, batch: LabeledBatch) -> ReferenceData | None:
     """The stored rows a batch is compared with: the champion's data (every row its lineage trained on or
     held out; never the batch, which waits by definition). None before the first champion."""
     if not batch.lineage.versions:
         return None
-    rows = store.consumed_rows(engine, settings, batch.lineage)
+    rows = consumed_rows(engine, settings, batch.lineage)
     return ReferenceData(rows[["id", "text", "label", "split"]].reset_index(drop=True))
 
 
 def check_batch(
-    engine: sa.Engine, settings: Settings, batch: store.LabeledBatch, flow_run: str | None = None,
+    engine: sa.Engine, settings: Settings, batch: LabeledBatch, flow_run: str | None = None,
     expectations: BatchExpectations | None = None, write: bool = True,
 ) -> CheckedBatch:
     """Validate a pulled batch; when it is accepted, quarantine the rows row checks flagged (one

@@ -28,8 +28,10 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
+from data.quarantine_table import create_quarantine_schema, quarantine_table
 from data.settings import Settings
-from data.store import IN_CHUNK, create_quarantine_schema, quarantine_table, require_table, utcnow
+from data.sql import IN_CHUNK, utcnow
+from data.store import require_table
 from validation.batch_checks import HARD_CHECKS, FlaggedRow
 
 

@@ -22,19 +22,12 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from data import ledger
+from data.held_out import held_out_set
+from data.pull import pull_new_rows, waiting_counts
+from data.quarantine_table import quarantine_table
 from data.settings import Settings
-from data.store import (
-    TEST,
-    NewExample,
-    connect,
-    create_schema,
-    examples_table,
-    held_out_set,
-    insert_examples,
-    pull_new_rows,
-    quarantine_table,
-    waiting_counts,
-)
+from data.split import TEST
+from data.store import NewExample, connect, create_schema, examples_table, insert_examples
 from models import registry
 from models.training import _early_stopping_split
 from tests.helpers import register_consumed, sentiment_rows

@@ -130,7 +130,7 @@ def test_a_file_with_one_label_cannot_fix_the_label_set(tmp_path, capsys):
 
 
 def test_a_new_label_in_a_database_with_a_champion_says_so_and_what_to_do(tmp_path, make_champion, capsys):
-    from data.store import Watermark
+    from data.ledger import Watermark
 
     assert main(["import", str(write_csv(tmp_path / "a.csv", "text,label", "fine,positive", "bad,negative"))]) == 0
     settings = with_fixed_labels(Settings())

@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from data.ledger import Watermark
 from data.settings import Settings
-from data.store import Watermark, connect
+from data.store import connect
 from models import registry
 from models.registry import PromotionConflict
 

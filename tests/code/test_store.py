@@ -9,28 +9,21 @@ from datetime import datetime, timedelta
 import pytest
 import sqlalchemy as sa
 
+from data.held_out import held_out_set
+from data.ledger import Lineage, Watermark
 from data.meta import FixedFactMismatch
+from data.pull import pull_new_rows, pull_query, waiting_counts
 from data.settings import Settings
+from data.split import TEST, TRAIN, BadSplitValue, fixed_test_fraction, split_of
 from data.store import (
-    TEST,
-    TRAIN,
-    BadSplitValue,
-    Lineage,
     NewExample,
-    Watermark,
     connect,
     count_rows,
     create_bookkeeping_schema,
     create_schema,
     examples_table,
     existing_texts,
-    fixed_test_fraction,
-    held_out_set,
     insert_examples,
-    pull_new_rows,
-    pull_query,
-    split_of,
-    waiting_counts,
 )
 from models import registry
 from tests.helpers import register_consumed, sentiment_rows

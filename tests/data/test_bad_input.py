@@ -18,16 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from data.importing import BadInputFile, import_csv
+from data.ledger import Watermark
+from data.pull import pull_new_rows
 from data.settings import Settings
-from data.store import (
-    TEST,
-    Watermark,
-    connect,
-    create_bookkeeping_schema,
-    create_schema,
-    examples_table,
-    pull_new_rows,
-)
+from data.split import TEST
+from data.store import connect, create_bookkeeping_schema, create_schema, examples_table
 from models import registry
 from tests.helpers import add_rows, sentiment_rows
 from validation import DataCheckFailed, gate, quarantine, validate_batch

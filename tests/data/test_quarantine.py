@@ -10,20 +10,12 @@ from collections.abc import Callable
 import pytest
 import sqlalchemy as sa
 
+from data.held_out import held_out_set
+from data.ledger import Watermark
+from data.pull import pull_new_rows
 from data.settings import Settings
-from data.store import (
-    TEST,
-    NewExample,
-    Watermark,
-    connect,
-    create_bookkeeping_schema,
-    create_schema,
-    examples_table,
-    held_out_set,
-    insert_examples,
-    pull_new_rows,
-    split_of,
-)
+from data.split import TEST, split_of
+from data.store import NewExample, connect, create_bookkeeping_schema, create_schema, examples_table, insert_examples
 from models import registry
 from retrain import cli
 from tests.helpers import add_rows, sentiment_rows

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 
 from data.labels import fix_labels
+from data.ledger import Watermark
 from data.settings import Settings
-from data.store import Watermark, connect
+from data.store import connect
 from models import registry
 from models.classifier import ArtifactIntegrityError, predict_proba
 from retrain import load_champion, load_version

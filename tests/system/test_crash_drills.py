@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 
+from data.pull import waiting_counts
 from data.settings import Settings
-from data.store import connect, count_rows, waiting_counts
+from data.store import connect, count_rows
 from flows.retrain import retrain
 from models import registry
 from tests.helpers import add_rows, sentiment_rows

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from data.held_out import held_out_set
 from data.ledger import EARLY_STOPPING, TRAINED, consumed_by
+from data.pull import pull_new_rows, waiting_counts
 from data.settings import Settings
-from data.store import connect, count_rows, create_schema, held_out_set, pull_new_rows, waiting_counts
+from data.store import connect, count_rows, create_schema
 from flows.retrain import retrain
 from models import registry
 from models.hardware import resolve_precision
