@@ -9,7 +9,7 @@ released again.
 
 >>> from data.settings import Settings
 >>> from data.store import NewExample, connect, create_schema, insert_examples
->>> from validation.batch_checks import FlaggedRow
+>>> from validation.report import FlaggedRow
 >>> s = Settings(database_url="sqlite://", table="doc_quarantine"); e = connect(s); create_schema(e, s)
 >>> [row] = insert_examples(e, s, [NewExample("donâ€™t Ã©Ã©", "negative")])
 >>> quarantine_rows(e, s, [FlaggedRow(row, (("encoding_garbage", "67% garbage"),))])
@@ -30,7 +30,8 @@ import sqlalchemy as sa
 
 from data.settings import Settings
 from data.store import IN_CHUNK, create_quarantine_schema, quarantine_table, require_table, utcnow
-from validation.batch_checks import HARD_CHECKS, FlaggedRow
+from validation.checks import HARD_CHECKS
+from validation.report import FlaggedRow
 
 
 @dataclass(frozen=True)
