@@ -14,7 +14,10 @@ from data.consumed import consumed_rows
 from data.pull import LabeledBatch
 from data.settings import Settings
 from validation import quarantine
-from validation.batch_checks import BatchExpectations, ReferenceData, ValidationReport, validate_batch
+from validation.batch_checks import validate_batch
+from validation.batch_expectations import BatchExpectations, ReferenceData
+from validation.checks import CHECKS
+from validation.report import ValidationReport
 
 
 @dataclass(frozen=True)
@@ -27,17 +30,13 @@ class CheckedBatch:
 
 
 def expectations_for(settings: Settings) -> BatchExpectations:
-    """The batch expectations the settings ask for."""
+    """The batch expectations the settings ask for: every threshold a check declares, by its setting's name."""
     return BatchExpectations(
-        labels=tuple(settings.labels), min_new_rows=settings.min_new_rows,
-        min_text_chars=settings.min_text_chars, max_text_chars=settings.max_text_chars,
+        labels=tuple(settings.labels),
         # The pull names the mapped confidence column "confidence" (absent when unmapped).
         confidence_column="confidence" if settings.confidence_column else None,
-        min_confidence=settings.min_confidence, max_garbage_share=settings.max_garbage_share,
-        max_control_share=settings.max_control_share, length_outlier_factor=settings.length_outlier_factor,
-        max_label_kl=settings.max_label_kl, min_class_share=settings.min_class_share,
-        max_class_share=settings.max_class_share, max_quarantine_share=settings.max_quarantine_share,
         severities=settings.check_severity,
+        **{name: getattr(settings, name) for check in CHECKS for name in check.thresholds},
     )
 
 

@@ -9,7 +9,7 @@ released again.
 
 >>> from data.settings import Settings
 >>> from data.store import NewExample, connect, create_schema, insert_examples
->>> from validation.batch_checks import FlaggedRow
+>>> from validation.report import FlaggedRow
 >>> s = Settings(database_url="sqlite://", table="doc_quarantine"); e = connect(s); create_schema(e, s)
 >>> [row] = insert_examples(e, s, [NewExample("donâ€™t Ã©Ã©", "negative")])
 >>> quarantine_rows(e, s, [FlaggedRow(row, (("encoding_garbage", "67% garbage"),))])
@@ -32,7 +32,8 @@ from data.quarantine_table import create_quarantine_schema, quarantine_table
 from data.settings import Settings
 from data.sql import IN_CHUNK, utcnow
 from data.store import require_table
-from validation.batch_checks import HARD_CHECKS, FlaggedRow
+from validation.checks import HARD_CHECKS
+from validation.report import FlaggedRow
 
 
 @dataclass(frozen=True)
