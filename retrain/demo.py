@@ -188,7 +188,7 @@ def versus_tfidf(settings, engine, champion) -> str:
     lineage trained on) and scored on the same held-out snapshot."""
     from data.store import held_out_set, trained_rows
     from models import registry
-    from tasks.evaluation import score_tfidf
+    from models.baseline import score_tfidf
 
     lineage = registry.lineage_of(engine, champion.version)
     train = trained_rows(engine, settings, lineage)

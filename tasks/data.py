@@ -8,9 +8,11 @@ from prefect.cache_policies import NO_CACHE
 from data import store
 from data.settings import Settings
 from models import registry
+from tasks.retries import DATABASE_RETRIES, DATABASE_RETRY_DELAYS, database_unreachable
 
 
-@task(name="read champion", cache_policy=NO_CACHE)
+@task(name="read champion", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
 def read_champion(settings: Settings) -> registry.ModelVersion | None:
     """The current champion (None before the first promotion)."""
     # A run never creates the database or the labeled-data table (a run from another folder, or a
@@ -29,7 +31,8 @@ def read_champion(settings: Settings) -> registry.ModelVersion | None:
     return current
 
 
-@task(name="pull new rows", cache_policy=NO_CACHE)
+@task(name="pull new rows", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
 def pull_new_rows(settings: Settings, champion: registry.ModelVersion | None) -> store.LabeledBatch:
     """Every row the champion's lineage has not consumed (and no check quarantined)."""
     engine = store.connect(settings)
@@ -43,7 +46,8 @@ def pull_new_rows(settings: Settings, champion: registry.ModelVersion | None) ->
     return batch
 
 
-@task(name="load held-out set", cache_policy=NO_CACHE)
+@task(name="load held-out set", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
 def load_held_out_set(settings: Settings, batch: store.LabeledBatch) -> store.HeldOutSet:
     """The held-out snapshot champion and challenger are both scored on."""
     held_out = store.held_out_set(store.connect(settings), settings, batch.lineage, batch)
