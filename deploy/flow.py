@@ -9,8 +9,9 @@ from __future__ import annotations
 from prefect import flow
 from prefect.context import FlowRunContext
 
-from deploy.alerts import FLOW_NAME, email_on_failure
+from deploy.alerts import email_on_failure
 from deploy.parameters import RetrainParameters
+from flows import FLOW_NAME
 from flows.retrain import retrain
 from tasks.report import RunReport
 

@@ -56,8 +56,7 @@ def _load(settings: Settings | None, pick: str | int) -> LoadedModel:
     from data.labels import with_fixed_labels
     from data.store import connect
     from models import registry
-    from models.artifacts import open_version
-    from models.hardware import resolve_precision
+    from models.artifacts import open_registered
 
     settings = settings or Settings()
     engine = connect(settings, must_exist=True)  # loading a model never creates a database
@@ -69,8 +68,7 @@ def _load(settings: Settings | None, pick: str | int) -> LoadedModel:
         raise LookupError("no champion yet: run `retrain run` first")
     if chosen.decision == registry.DRY_RUN:
         raise LookupError(f"version {chosen.version} is a dry run: it saved no model")
-    classifier = open_version(chosen.artifact_uri, chosen.artifact_sha256, settings.cache_dir,
-                              dtype=resolve_precision(settings.precision))
+    classifier = open_registered(settings, chosen)
     return LoadedModel(version=chosen.version, labels=tuple(chosen.labels), sequence_length=chosen.sequence_length,
                        classifier=classifier, batch_size=settings.eval_batch_size)
 

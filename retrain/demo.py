@@ -190,7 +190,7 @@ def versus_tfidf(settings, engine, champion) -> str:
     from data.consumed import trained_rows
     from data.held_out import held_out_set
     from models import registry
-    from tasks.evaluation import score_tfidf
+    from models.baseline import score_tfidf
 
     lineage = registry.lineage_of(engine, champion.version)
     train = trained_rows(engine, settings, lineage)

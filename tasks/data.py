@@ -13,9 +13,11 @@ from data.pull import pull_new_rows as pull_waiting_rows
 from data.settings import Settings
 from data.split import fixed_test_fraction
 from models import registry
+from tasks.retries import DATABASE_RETRIES, DATABASE_RETRY_DELAYS, database_unreachable
 
 
-@task(name="read champion", cache_policy=NO_CACHE)
+@task(name="read champion", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
 def read_champion(settings: Settings) -> registry.ModelVersion | None:
     """The current champion (None before the first promotion)."""
     # A run never creates the database or the labeled-data table (a run from another folder, or a
@@ -34,7 +36,8 @@ def read_champion(settings: Settings) -> registry.ModelVersion | None:
     return current
 
 
-@task(name="pull new rows", cache_policy=NO_CACHE)
+@task(name="pull new rows", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
 def pull_new_rows(settings: Settings, champion: registry.ModelVersion | None) -> LabeledBatch:
     """Every row the champion's lineage has not consumed (and no check quarantined)."""
     engine = store.connect(settings)
@@ -48,7 +51,8 @@ def pull_new_rows(settings: Settings, champion: registry.ModelVersion | None) ->
     return batch
 
 
-@task(name="load held-out set", cache_policy=NO_CACHE)
+@task(name="load held-out set", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
 def load_held_out_set(settings: Settings, batch: LabeledBatch) -> HeldOutSet:
     """The held-out snapshot champion and challenger are both scored on."""
     held_out = held_out_set(store.connect(settings), settings, batch.lineage, batch)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from data.ledger import Watermark
 from data.settings import Settings
 from data.store import connect
+from models import predictions as cache
 from models import registry
 from models.registry import PromotionConflict
 
@@ -201,13 +202,13 @@ def test_a_rollback_keeps_a_versions_recorded_decision(engine: sa.Engine) -> Non
 
 def test_two_runs_recording_the_same_predictions_both_succeed(engine: sa.Engine, monkeypatch) -> None:
     v1 = register(engine, 10)
-    predictions = {registry.text_key(f"text {i}"): "positive" for i in range(10)}
-    assert registry.record_predictions(engine, v1.version, dict(list(predictions.items())[:4])) == 4
+    predictions = {cache.text_key(f"text {i}"): "positive" for i in range(10)}
+    assert cache.record_predictions(engine, v1.version, dict(list(predictions.items())[:4])) == 4
     # The second run checked before the first one wrote: it sees nothing recorded, and inserts every key.
-    monkeypatch.setattr(registry, "cached_predictions", lambda *args: {})
-    registry.record_predictions(engine, v1.version, predictions)
+    monkeypatch.setattr(cache, "cached_predictions", lambda *args: {})
+    cache.record_predictions(engine, v1.version, predictions)
     monkeypatch.undo()
-    assert registry.cached_predictions(engine, v1.version, predictions) == predictions
+    assert cache.cached_predictions(engine, v1.version, predictions) == predictions
 
 
 def test_a_registry_sha256_that_is_not_hex_never_names_a_cache_folder(tmp_path) -> None:

@@ -11,7 +11,7 @@ from data.settings import Settings
 from data.store import connect, create_schema
 from models import registry
 from models.classifier import build_classifier
-from tasks.evaluation import score
+from models.scoring import score
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_server")]
 

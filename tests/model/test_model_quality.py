@@ -40,7 +40,7 @@ def test_tfidf_baseline_is_fitted_on_exactly_the_training_rows(tmp_path, monkeyp
     from data.held_out import held_out_set
     from data.pull import pull_new_rows
     from data.quarantine_table import quarantined_ids
-    from tasks import evaluation
+    from models import baseline
     from validation import quarantine
     from validation.batch_checks import FlaggedRow
 
@@ -51,14 +51,14 @@ def test_tfidf_baseline_is_fitted_on_exactly_the_training_rows(tmp_path, monkeyp
     quarantine.quarantine_rows(engine, settings, [FlaggedRow(quarantined, (("test_check", "a test's reason"),))])
     assert quarantined in quarantined_ids(engine, settings)
     fitted: list[list[str]] = []
-    real_fit = evaluation.fit_tfidf_baseline
-    monkeypatch.setattr(evaluation, "fit_tfidf_baseline",
+    real_fit = baseline.fit_tfidf_baseline
+    monkeypatch.setattr(baseline, "fit_tfidf_baseline",
                         lambda texts, labels, seed=0: fitted.append(list(texts)) or real_fit(texts, labels, seed))
 
     batch = pull_new_rows(engine, settings)  # what the run trains on: without the quarantined row
     held_out = held_out_set(engine, settings, None, batch)
-    rows = evaluation.baseline_training_rows(settings, batch)
-    scored = evaluation.score_tfidf(rows, held_out, LABELS)
+    rows = baseline.baseline_training_rows(settings, batch)
+    scored = baseline.score_tfidf(rows, held_out, LABELS)
 
     expected = set(train["id"]) - {quarantined}
     assert set(rows["id"]) == expected
@@ -73,7 +73,7 @@ def test_tfidf_baseline_is_fitted_on_exactly_the_training_rows(tmp_path, monkeyp
     register_consumed(settings, ids=first_week["id"])
     later = pull_new_rows(engine, settings, registry.lineage_of(engine))
     assert set(later.frame["source"]) == {"source 1"}
-    assert set(evaluation.baseline_training_rows(settings, later)["id"]) == expected
+    assert set(baseline.baseline_training_rows(settings, later)["id"]) == expected
 
 
 def test_first_model_must_beat_the_tfidf_baseline_unless_configured_otherwise() -> None:
@@ -229,7 +229,7 @@ def test_replay_falls_back_to_the_week_without_a_source() -> None:
 def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, make_champion) -> None:
     from data.ledger import Watermark
     from data.pull import pull_new_rows
-    from tasks.training import with_replay
+    from models.replay import with_replay
 
     settings, engine = _store(tmp_path, weeks=1)
     first = pull_new_rows(engine, settings)
@@ -248,8 +248,7 @@ def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, ma
 
 # --- the run's report --------------------------------------------------------------------------------
 def test_report_shows_baseline_slices_and_behaviour() -> None:
-    from tasks.evaluation import Scored
-    from tasks.promotion import Scores
+    from models.scores import Scored, Scores
     from tasks.report import RunReport, render_markdown
 
     truth = ["positive", "negative"] * 30

@@ -10,7 +10,7 @@ from data.pull import pull_new_rows, waiting_counts
 from data.settings import Settings
 from data.store import connect, count_rows, create_schema
 from flows.retrain import retrain
-from models import registry
+from models import predictions, registry
 from models.hardware import resolve_precision
 from tests.helpers import add_rows, sentiment_rows
 from validation import DataCheckFailed
@@ -166,14 +166,14 @@ def test_rows_held_back_for_early_stopping_are_trained_on_by_the_next_run(settin
 
 
 def test_champion_is_scored_only_on_held_out_rows_it_has_no_prediction_for(settings, with_champion):
-    from tasks.evaluation import score, score_version
+    from models.scoring import score, score_version
 
     engine = connect(settings)
     lineage = registry.lineage_of(engine)
     first = held_out_set(engine, settings, lineage)
     # Its own run recorded what it predicted for its held-out rows, as the challenger.
-    keys = {registry.text_key(text) for text in first.frame["text"]}
-    assert len(registry.cached_predictions(engine, with_champion.version, keys)) == len(keys)
+    keys = {predictions.text_key(text) for text in first.frame["text"]}
+    assert len(predictions.cached_predictions(engine, with_champion.version, keys)) == len(keys)
 
     add_rows(settings, sentiment_rows(200, seed=2))
     grown = held_out_set(engine, settings, lineage, pull_new_rows(engine, settings, lineage))

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from data.settings import Settings
 from data.store import connect, create_schema
 from flows.retrain import retrain
-from models import registry
+from models import registry_tables
 from tests.helpers import add_rows, sentiment_rows
 
 pytestmark = pytest.mark.usefixtures("prefect_server")
@@ -48,7 +48,7 @@ def test_database_password_appears_nowhere(flow_settings, postgres_url, monkeypa
     assert PASSWORD not in kept
 
     with connect(settings).connect() as conn:
-        for table in (registry.versions_table, registry.aliases_table, registry.promotions_table):
+        for table in (registry_tables.versions_table, registry_tables.aliases_table, registry_tables.promotions_table):
             dump = " ".join(str(row) for row in conn.execute(sa.select(table)))
             assert dump and PASSWORD not in dump
 
