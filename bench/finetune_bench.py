@@ -203,8 +203,9 @@ def weekly_run(rows: pd.DataFrame, new_rows: int, held_out_rows: int, epochs: in
     insert(week, "train", start + timedelta(days=7))
     # VmHWM, not getrusage: ru_maxrss survives exec and would report this (larger) bench process.
     probe = ("import time; imported = time.time(); import json, sys; from dataclasses import asdict; "
-             "from flows.retrain import retrain; imported = time.time() - imported; "
-             "report = retrain(epochs=int(sys.argv[1]), triggered_by='bench'); "
+             "from data.settings import RunOptions; from flows.retrain import retrain; "
+             "imported = time.time() - imported; "
+             "report = retrain(RunOptions(epochs=int(sys.argv[1])), triggered_by='bench'); "
              "print('REPORT', json.dumps(asdict(report))); print('IMPORTS', imported); "
              "print('MAXRSS', next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
     started = time.perf_counter()

@@ -29,6 +29,7 @@ import sqlalchemy as sa
 
 from data.meta import FixedFactMismatch, fix_once, read_fact
 from data.settings import Settings
+from data.store import MissingDatabase, connect
 
 LABELS_FACT = "labels"
 
@@ -63,8 +64,6 @@ def with_fixed_labels(settings: Settings, engine: sa.Engine | None = None) -> Se
     it is the class-index order of every model version).
     """
     if engine is None:
-        from data.store import MissingDatabase, connect
-
         try:
             engine = connect(settings, must_exist=True)  # reading the labels never creates a database
         except MissingDatabase:

@@ -1,9 +1,9 @@
 """All configuration in one typed object.
 
 Every field can be set with a ``RETRAIN_`` environment variable (``RETRAIN_DATABASE_URL``,
-``RETRAIN_LABELS='["negative","neutral","positive"]'``, ...). Per-run knobs (epochs,
-learning rate, ...) can also be overridden by the flow's parameters; see
-``Settings.with_overrides``.
+``RETRAIN_LABELS='["negative","neutral","positive"]'``, ...). The per-run knobs (``RUN_KNOBS``:
+epochs, learning rate, ...) can also be given to one run: ``RunOptions``, a model made from
+those fields, is the flow's parameter, the Prefect UI's run form and the flags of ``retrain run``.
 
 >>> s = Settings(home="/tmp/retrain-doc")
 >>> s.resolved_database_url()
@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, create_model, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_BASE_MODEL = "minilm"
@@ -63,18 +63,27 @@ class Settings(BaseSettings):
     )
 
     # --- the model and fine-tuning ------------------------------------------------------
+    # A field named in RUN_KNOBS (below) is also a flag of `retrain run` and a field of the Prefect
+    # UI's run form: its title and description are what the form shows, its bounds what the form takes.
     base_model: str = Field(
-        default=DEFAULT_BASE_MODEL,
-        description="'minilm' (offline MiniLM-L6-H384), a KerasHub preset name, or a preset folder.",
+        default=DEFAULT_BASE_MODEL, min_length=1, max_length=500, title="Base model",
+        description="Used only before the first champion: 'minilm', a KerasHub BERT preset name or a preset folder.",
     )
     max_sequence_length: int = Field(
         default=128, ge=8, le=512, description="Cap on tokens per text; the length used is chosen from the data."
     )
-    epochs: int = Field(default=3, ge=1, le=100)
-    batch_size: int = Field(default=32, ge=1, le=1024)
+    epochs: int = Field(
+        default=3, ge=1, le=100, title="Epochs",
+        description="Passes over the new rows (the best epoch on the early-stopping rows is kept).",
+    )
+    batch_size: int = Field(
+        default=32, ge=1, le=1024, title="Batch size",
+        description="Rows per optimizer step; lower it if the machine runs out of memory.",
+    )
     learning_rate: float = Field(
-        default=1e-4, gt=0.0, le=1.0,
-        description="Peak learning rate: reached after a linear warm-up, then decayed linearly to zero.",
+        default=1e-4, gt=0.0, le=1.0, title="Learning rate",
+        description="Peak Adam learning rate of fine-tuning, reached after a linear warm-up, then decayed linearly to "
+                    "zero (1e-4 suits MiniLM and BERT; a tiny test model needs 1e-3).",
     )
     warmup_fraction: float = Field(default=0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming up.")
     early_stopping_fraction: float = Field(
@@ -98,7 +107,10 @@ class Settings(BaseSettings):
     )
 
     # --- data checks and the promotion gate ---------------------------------------------
-    min_new_rows: int = Field(default=50, ge=0, description="Fewest new rows a run will train on.")
+    min_new_rows: int = Field(
+        default=50, ge=0, le=10_000_000, title="Minimum new rows",
+        description="Fewest new labeled rows the run trains on; with fewer, the data check refuses the batch.",
+    )
     min_text_chars: int = Field(default=1, ge=0)
     max_text_chars: int = Field(
         default=100_000, ge=1,
@@ -106,7 +118,8 @@ class Settings(BaseSettings):
                     "the model reads the first max_sequence_length tokens of each.",
     )
     min_improvement: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Accuracy the challenger must add over the champion."
+        default=0.0, ge=0.0, le=1.0, title="Minimum improvement",
+        description="Held-out accuracy the challenger must add over the champion to be promoted (0.01 = 1 point).",
     )
     promotion_gate: Literal["accuracy", "significance"] = Field(
         default="accuracy",
@@ -275,3 +288,39 @@ class Settings(BaseSettings):
         # What was set stays told apart from defaults (data.labels checks whether RETRAIN_LABELS was given).
         copy.__pydantic_fields_set__ = self.model_fields_set | set(given)
         return copy
+
+
+# The settings one run may change; each is declared once, as a Settings field above.
+RUN_KNOBS = ("epochs", "batch_size", "learning_rate", "min_new_rows", "min_improvement", "base_model")
+
+
+class _RunOptionsBase(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, title="Retraining options")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> _RunOptionsBase:
+        """Every knob at its value in ``settings`` (the run form's starting values)."""
+        return cls(**{name: getattr(settings, name) for name in RUN_KNOBS})
+
+    def override(self, settings: Settings) -> Settings:
+        """``settings`` with the knobs this run was given in place of theirs.
+
+        Only the fields given override: options validated from ``{"epochs": 5}`` (a run started through
+        the API) take everything else from the ``RETRAIN_`` settings, not from this model's defaults.
+        """
+        return settings.with_overrides(**{name: getattr(self, name) for name in RUN_KNOBS
+                                          if name in self.model_fields_set})
+
+
+# The run form: the RUN_KNOBS fields of Settings as declared there (pydantic copies them), and dry_run,
+# which only a run has.
+RunOptions = create_model(
+    "RunOptions",
+    __base__=_RunOptionsBase,
+    __module__=__name__,
+    __doc__="Retraining options for one run; they override the worker's ``RETRAIN_`` settings for that run.",
+    **{name: (Settings.model_fields[name].annotation, Settings.model_fields[name]) for name in RUN_KNOBS},
+    dry_run=(bool, Field(default=False, title="Dry run",
+                         description="Validate, train and evaluate, record the challenger, but never promote it.")),
+)
+NO_RUN_OPTIONS = RunOptions()  # a run given no options: every knob from the settings

@@ -4,8 +4,8 @@ pull every row the champion's lineage has not consumed → validate them → fin
 champion on them → score champion and challenger on the same held-out set → decide →
 record the challenger with the rows it consumed → promote it only if it is better.
 
-Run it: ``retrain run`` (or ``python -m flows.retrain``); every parameter left as None
-takes its value from the ``RETRAIN_`` settings.
+Run it: ``retrain run`` (or ``python -m flows.retrain``, or ``retrain(RunOptions(epochs=1))``);
+every knob its options were not given takes its value from the ``RETRAIN_`` settings.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from __future__ import annotations
 from prefect import flow
 
 from data.labels import with_fixed_labels
-from data.settings import Settings
+from data.settings import NO_RUN_OPTIONS, RunOptions, Settings
 from flows import FLOW_NAME
 from models.scores import run_scores
 from tasks.checks import validate_new_rows
@@ -25,21 +25,16 @@ from tasks.training import fine_tune_challenger
 
 
 @flow(name=FLOW_NAME, log_prints=False)
-def retrain(
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    learning_rate: float | None = None,
-    min_new_rows: int | None = None,
-    min_improvement: float | None = None,
-    base_model: str | None = None,
-    dry_run: bool = False,
-    triggered_by: str = "manual",
-) -> RunReport:
-    """Retrain the champion on newly labeled rows and promote the challenger if it is better."""
-    settings = with_fixed_labels(Settings()).with_overrides(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        min_new_rows=min_new_rows, min_improvement=min_improvement, base_model=base_model,
-    )
+def retrain(options: RunOptions = NO_RUN_OPTIONS, triggered_by: str = "manual") -> RunReport:
+    """Retrain the champion on newly labeled rows and promote the challenger if it is better.
+
+    Args:
+        options: This run's knobs; those it was not given come from the RETRAIN_ settings.
+        triggered_by: Who started the run, recorded with the model version (cli, schedule, manual, ...).
+    """
+    settings = options.override(with_fixed_labels(Settings()))
+    dry_run = options.dry_run
+
     steps: dict[str, float] = {}  # wall seconds per step, for the report
 
     with timed(steps, "pull"):

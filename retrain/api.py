@@ -22,13 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from data.labels import with_fixed_labels
 from data.settings import Settings
+from data.store import connect
+from models import registry
 
 if TYPE_CHECKING:
     import numpy as np
 
     from models.classifier import Classifier
-    from models.registry import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class LoadedModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, one row per text, columns in ``labels`` order (float32)."""
-        from models.classifier import predict_proba
+        from models.classifier import predict_proba  # lazy: imports TensorFlow (about 8 s)
 
         return predict_proba(self.classifier, self.classifier.encode(list(texts)), self.batch_size)
 
@@ -53,16 +55,13 @@ class LoadedModel:
 
 
 def _load(settings: Settings | None, pick: str | int) -> LoadedModel:
-    from data.labels import with_fixed_labels
-    from data.store import connect
-    from models import registry
-    from models.artifacts import open_registered
+    from models.artifacts import open_registered  # lazy: loading a model imports TensorFlow and Keras (about 8 s)
 
     settings = settings or Settings()
     engine = connect(settings, must_exist=True)  # loading a model never creates a database
     registry.require_registry(engine)
     settings = with_fixed_labels(settings)
-    chosen: ModelVersion | None = registry.champion(engine) if pick == "champion" else \
+    chosen: registry.ModelVersion | None = registry.champion(engine) if pick == "champion" else \
         registry.get_version(engine, int(pick))
     if chosen is None:
         raise LookupError("no champion yet: run `retrain run` first")

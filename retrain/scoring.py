@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+import pandas as pd
+
 from data.progress import progress_bar
 
 if TYPE_CHECKING:
     import numpy as np
-    import pandas as pd
 
     from retrain.api import LoadedModel
 
@@ -65,8 +67,6 @@ def _write_chunk(chunk: pd.DataFrame, probabilities: np.ndarray, model: LoadedMo
 def score_csv(model: LoadedModel, source: Path, out: TextIO, text_column: str = "text",
               json_lines: bool = False, chunk_rows: int = CHUNK_ROWS) -> ScoringReport:
     """Score every row of the CSV ``source`` and write the results to ``out`` as they are ready."""
-    import pandas as pd
-
     if not source.is_file():
         raise FileNotFoundError(f"no such CSV file: {source}")
     started = time.perf_counter()
@@ -86,8 +86,6 @@ def score_csv(model: LoadedModel, source: Path, out: TextIO, text_column: str = 
 
 def score_texts(model: LoadedModel, texts: list[str], out: TextIO, json_lines: bool = False) -> None:
     """Score texts given on the command line: 'label<TAB>probability<TAB>text' lines, or JSON Lines."""
-    import pandas as pd
-
     probabilities = model.predict_proba(texts)
     if json_lines:
         _write_chunk(pd.DataFrame({"text": texts}), probabilities, model, out, json_lines=True, header=False)
@@ -99,6 +97,4 @@ def score_texts(model: LoadedModel, texts: list[str], out: TextIO, json_lines: b
 
 def open_output(path: Path | None) -> TextIO:
     """The file to write to, or stdout."""
-    import sys
-
     return sys.stdout if path is None else path.open("w", newline="", encoding="utf-8")

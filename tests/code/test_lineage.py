@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from data.settings import Settings
+from data.settings import RunOptions, Settings
 from data.store import connect
 from flows.retrain import retrain
 from models import registry
@@ -26,7 +26,7 @@ def test_rollback_restores_the_previous_champion_and_the_next_run_starts_from_it
     add_rows(settings, sentiment_rows(240, seed=1))
     first = retrain(triggered_by="test")
     second_rows = add_rows(settings, sentiment_rows(40, seed=2))
-    second = retrain(triggered_by="test", min_improvement=1.0)  # rejected: nothing adds a full point
+    second = retrain(RunOptions(min_improvement=1.0), triggered_by="test")  # rejected: nothing adds a full point
     registry.switch_champion(engine, second.challenger_version, expected=first.challenger_version,
                              actor="test", reason="promote the rejected version by hand")
     assert registry.champion(engine).watermark.id == max(second_rows)

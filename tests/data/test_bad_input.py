@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from data.importing import BadInputFile, import_csv
 from data.ledger import Watermark
 from data.pull import pull_new_rows
-from data.settings import Settings
+from data.settings import RunOptions, Settings
 from data.split import TEST
 from data.store import connect, create_bookkeeping_schema, create_schema, examples_table
 from models import registry
@@ -352,7 +352,7 @@ def test_the_flow_refuses_a_bad_batch_with_every_reason_and_keeps_rows_and_champ
     # A deployment that tolerates more quarantines the bad rows and trains on the rest; a dry run only
     # says what it would quarantine.
     monkeypatch.setenv("RETRAIN_MAX_QUARANTINE_SHARE", "0.1")
-    report = retrain(triggered_by="test", dry_run=True)
+    report = retrain(RunOptions(dry_run=True), triggered_by="test")
     assert report.rows_pulled == len(bad) + len(good)
     assert registry.get_version(engine, report.challenger_version).new_rows == len(good)  # trained: the good ones
     assert quarantine.list_entries(engine, settings) == []

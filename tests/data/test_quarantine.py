@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from data.held_out import held_out_set
 from data.ledger import Watermark
 from data.pull import pull_new_rows
-from data.settings import Settings
+from data.settings import RunOptions, Settings
 from data.split import TEST, split_of
 from data.store import NewExample, connect, create_bookkeeping_schema, create_schema, examples_table, insert_examples
 from models import registry
@@ -248,7 +248,7 @@ def test_the_flow_quarantines_trains_on_the_rest_and_takes_released_rows_back(fl
 
     quarantine.release(engine, settings, [bad[0], bad[2]], by="test")
     add_rows(settings, sentiment_rows(40, seed=2, prefix="week two "))
-    second = retrain(triggered_by="test", min_improvement=0.0)
+    second = retrain(RunOptions(min_improvement=0.0), triggered_by="test")
 
     assert second.rows_pulled == 42  # 40 new rows and the 2 released ones, behind the watermark
     consumed = v2_consumed(settings, second.challenger_version)
@@ -257,7 +257,7 @@ def test_the_flow_quarantines_trains_on_the_rest_and_takes_released_rows_back(fl
         registry.rollback(engine, actor="test", reason="take the challenger", to_version=second.challenger_version)
 
     add_rows(settings, sentiment_rows(30, seed=3, prefix="week three "))
-    third = retrain(triggered_by="test", dry_run=True)
+    third = retrain(RunOptions(dry_run=True), triggered_by="test")
     assert third.rows_pulled == 30  # the released rows do not come back once the champion trained on them
     assert not {bad[0], bad[2]} & waiting_ids(settings)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.parameters import RetrainParameters
+from data.settings import RunOptions
 from tests.helpers import add_rows, sentiment_rows
 
 pytestmark = pytest.mark.browser
@@ -60,7 +60,7 @@ def test_the_run_form_shows_our_fields_with_their_descriptions(browser, retrain_
     ui = f"http://127.0.0.1:{live_prefect_server.port}"
     page = open_page(browser, f"{ui}/deployments/deployment/{retrain_served.deployment_id}/run")
 
-    schema = RetrainParameters.model_json_schema()["properties"]
+    schema = RunOptions.model_json_schema()["properties"]
     for field in schema.values():
         # The form labels a field "Epochs (Optional)": the title, then a marker.
         page.get_by_text(re.compile(rf"^{re.escape(field['title'])}\b")).first.wait_for(state="visible")

@@ -10,54 +10,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from data.settings import Settings
+from data.settings import RunOptions, Settings
 from data.store import connect
 from deploy.deployments import build_deployment
-from deploy.parameters import RetrainParameters
 from models import registry
 from tests.helpers import add_rows, sentiment_rows
 from tests.prefect_server import wait_for
-
-# --- the run form ------------------------------------------------------------------------------
-
-_PROBES = {
-    "epochs": [0, 1, 100, 101], "batch_size": [0, 1, 1024, 1025], "learning_rate": [-1e-9, 0.0, 1e-9, 1.0, 1.01],
-    "min_new_rows": [-1, 0, 10_000_000], "min_improvement": [-0.01, 0.0, 1.0, 1.01],
-}
-
-
-@pytest.mark.parametrize("name", sorted(_PROBES))
-def test_the_form_never_accepts_a_value_the_settings_refuse(name):
-    def accepts(model, value) -> bool:
-        try:
-            model(**{name: value})
-            return True
-        except ValidationError:
-            return False
-
-    for value in _PROBES[name]:
-        if not accepts(Settings, value):
-            assert not accepts(RetrainParameters, value), f"the form accepts {name}={value}, the settings do not"
-    assert any(not accepts(RetrainParameters, value) for value in _PROBES[name]), "the form has no bound here"
-
-
-def test_the_form_has_a_title_and_description_for_every_field():
-    schema = RetrainParameters.model_json_schema()
-    assert set(schema["properties"]) == {"epochs", "batch_size", "learning_rate", "min_new_rows",
-                                         "min_improvement", "base_model", "dry_run"}
-    for name, field in schema["properties"].items():
-        assert field.get("title") and field.get("description"), name
-    assert schema["properties"]["epochs"]["minimum"] == 1 and schema["properties"]["epochs"]["maximum"] == 100
-
-
-def test_only_the_fields_a_run_was_given_override_the_settings():
-    partial = RetrainParameters.model_validate({"epochs": 5, "dry_run": True}).flow_kwargs()
-    assert partial == {"epochs": 5, "batch_size": None, "learning_rate": None, "min_new_rows": None,
-                       "min_improvement": None, "base_model": None, "dry_run": True}
-    settings = Settings(epochs=7, base_model="/models/bert")
-    full = RetrainParameters.from_settings(settings).flow_kwargs()
-    assert full["epochs"] == 7 and full["base_model"] == "/models/bert" and full["dry_run"] is False
-    assert RetrainParameters().flow_kwargs()["epochs"] is None  # no options at all: every setting applies
 
 
 def test_deployment_takes_schedule_overlap_and_form_defaults_from_the_settings():
@@ -108,7 +66,7 @@ def test_fine_tuning_moves_a_progress_artifact_after_every_epoch(flow_settings, 
 
     monkeypatch.setattr(tasks.training, "update_progress_artifact", record)
     add_rows(flow_settings, sentiment_rows(120, seed=1))
-    retrain(epochs=3, triggered_by="test")
+    retrain(RunOptions(epochs=3), triggered_by="test")
     assert calls == [33.3, 66.7, 100.0, 100.0]  # each epoch, then done
 
 
@@ -128,7 +86,7 @@ def test_deployment_is_registered_with_its_weekly_schedule_and_typed_form(retrai
                                                                                             "Europe/Berlin")
         assert deployment.global_concurrency_limit.limit == 1
         assert deployment.concurrency_options.collision_strategy == ConcurrencyLimitStrategy.CANCEL_NEW
-        form = deployment.parameter_openapi_schema["definitions"]["RetrainParameters"]["properties"]
+        form = deployment.parameter_openapi_schema["definitions"]["RunOptions"]["properties"]
         assert form["epochs"]["title"] == "Epochs" and form["epochs"]["maximum"] == 100
         assert form["dry_run"]["type"] == "boolean"
         assert deployment.parameters["options"]["epochs"] == 8  # the serving process's RETRAIN_EPOCHS

@@ -7,7 +7,7 @@ import pytest
 from data.held_out import held_out_set
 from data.ledger import EARLY_STOPPING, TRAINED, consumed_by
 from data.pull import pull_new_rows, waiting_counts
-from data.settings import Settings
+from data.settings import RunOptions, Settings
 from data.store import connect, count_rows, create_schema
 from flows.retrain import retrain
 from models import predictions, registry
@@ -62,7 +62,7 @@ def test_first_run_trains_and_promotes_the_first_champion(database, request, tin
 
 def test_better_challenger_replaces_the_champion_and_the_watermark_moves(settings, with_champion):
     new_ids = add_rows(settings, sentiment_rows(60, seed=2))
-    report = retrain(triggered_by="test", min_improvement=0.0)
+    report = retrain(RunOptions(min_improvement=0.0), triggered_by="test")
     engine = connect(settings)
     version = registry.get_version(engine, report.challenger_version)
     assert report.rows_pulled == 60
@@ -84,7 +84,7 @@ def test_better_challenger_replaces_the_champion_and_the_watermark_moves(setting
 
 def test_rejected_challenger_leaves_champion_and_watermark_so_rows_come_back(settings, with_champion):
     add_rows(settings, sentiment_rows(40, seed=3))
-    report = retrain(triggered_by="test", min_improvement=1.0)  # nothing can add a full point of accuracy
+    report = retrain(RunOptions(min_improvement=1.0), triggered_by="test")  # nothing can add a full point of accuracy
     engine = connect(settings)
     assert not report.promoted and report.decision == "kept champion"
     assert "min_improvement 1" in report.reason
@@ -92,7 +92,7 @@ def test_rejected_challenger_leaves_champion_and_watermark_so_rows_come_back(set
     assert registry.get_version(engine, report.challenger_version).decision == registry.REJECTED
 
     add_rows(settings, sentiment_rows(30, seed=4))
-    again = retrain(triggered_by="test", min_improvement=1.0)
+    again = retrain(RunOptions(min_improvement=1.0), triggered_by="test")
     assert again.rows_pulled == 70  # the 40 seen only by the rejected challenger, plus 30 new
 
 
@@ -131,7 +131,7 @@ def test_a_dry_run_writes_nothing_but_its_own_version_record(settings, with_cham
     add_rows(settings, sentiment_rows(40, seed=6) + [("so-so", "neutral")])  # one row it would quarantine
     engine = connect(settings)
     before, versions = _snapshot(settings), len(registry.list_versions(engine))
-    report = retrain(triggered_by="test", dry_run=True, min_improvement=0.0, min_new_rows=20)
+    report = retrain(RunOptions(dry_run=True, min_improvement=0.0, min_new_rows=20), triggered_by="test")
 
     assert not report.promoted and report.decision == "dry run"
     dry = registry.get_version(engine, report.challenger_version)
@@ -159,7 +159,7 @@ def test_rows_held_back_for_early_stopping_are_trained_on_by_the_next_run(settin
     assert waiting_counts(engine, settings, lineage).behind == len(stopping)
 
     add_rows(settings, sentiment_rows(60, seed=2, prefix="week two "))
-    second = retrain(triggered_by="test", min_improvement=0.0)
+    second = retrain(RunOptions(min_improvement=0.0), triggered_by="test")
     again = consumed_by(engine, settings.table, [second.challenger_version])
     assert {again[i] for i in stopping} == {TRAINED}  # trained now, never held back twice
     assert second.rows_pulled == 60 + len(stopping)
