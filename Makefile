@@ -38,9 +38,9 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
-# The fast tests (no real MiniLM, no Prefect server or worker processes, no browser).
+# The fast tests (no real MiniLM, no Prefect server or worker processes, no browser, nothing slow).
 test-fast: venv
-	$(BIN)/python -m pytest -m "not integration and not system" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m "not integration and not system and not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .retrain-demo

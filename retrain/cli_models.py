@@ -15,7 +15,7 @@ from models.behaviour import load_suite, run_suite
 from models.slices import SLICE_KINDS, slices_from_dict
 from retrain.api import load_champion, load_version
 from retrain.cli_database import existing_engine, load_settings, writable_engine
-from retrain.scoring import open_output, score_csv, score_texts
+from retrain.predict import open_output, score_csv, score_texts
 
 
 def describe_reads(version) -> str:

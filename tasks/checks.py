@@ -13,11 +13,11 @@ from data import store
 from data.pull import LabeledBatch
 from data.settings import Settings
 from validation import require_valid
+from validation.docs import DataDocs, publish_data_docs
 from validation.gate import CheckedBatch, check_batch, expectations_for
 
 if TYPE_CHECKING:
     from validation import ValidationReport
-    from validation.docs import DataDocs
 
 __all__ = ["checks_markdown", "expectations_for", "validate_new_rows"]
 
@@ -41,8 +41,6 @@ def validate_new_rows(settings: Settings, batch: LabeledBatch, dry_run: bool = F
     report = checked.report
     docs = None
     try:
-        from validation.docs import publish_data_docs
-
         window = f"after-{batch.after.id if batch.after else 'start'}-to-{batch.end.id if batch.end else 'none'}"
         docs = publish_data_docs(settings.home, report, run_name or "manual", window)
     except Exception as error:  # the report is a convenience: never fail a run over it

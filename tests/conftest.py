@@ -7,8 +7,10 @@ The tests are split by what they test (like Made-With-ML's ``tests/``):
 - ``tests/model/``  the classifier, behaviour and quality (the tiny BERT; ``integration``: the real MiniLM)
 - ``tests/system/`` real processes end to end: Prefect server and worker, browser, crash drills
 
-Every test in ``tests/system/`` is marked ``system``; every test that opens PostgreSQL is marked
-``postgres``. The fast set (``make test-fast``) is ``-m "not integration and not system"``.
+Every test in ``tests/system/``, and every test that runs the flow under a Prefect server, is
+marked ``system``; every test that opens PostgreSQL is marked ``postgres``; ``slow`` marks the
+few other tests that take more than a few seconds (simulations, state machines, a fresh process).
+The fast set (``make test-fast``) is ``-m "not integration and not system and not slow"``.
 """
 
 from __future__ import annotations
@@ -55,11 +57,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+# A test that runs the real flow under a Prefect server is a system test wherever it lives.
+_FLOW_FIXTURES = {"prefect_server", "live_prefect_server", "retrain_served"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark tests by where they live and by what they open, so markers select them (see the docstring)."""
     system = Path(__file__).with_name("system")
     for item in items:
-        if system in Path(str(item.path)).parents:
+        runs_the_flow = bool(_FLOW_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if system in Path(str(item.path)).parents or runs_the_flow:
             item.add_marker(pytest.mark.system)
         callspec = getattr(item, "callspec", None)
         on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"

@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from datetime import datetime, timedelta
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -202,6 +203,7 @@ class ExactlyOnce(RuleBasedStateMachine):
                 assert version.version in switched_to
 
 
+@pytest.mark.slow
 def test_every_row_exactly_once_on_sqlite(tmp_path) -> None:
     # A fresh file per schedule: hypothesis builds a new state machine for each one.
     class PerSchedule(ExactlyOnce):
@@ -217,6 +219,7 @@ def test_every_row_exactly_once_on_sqlite(tmp_path) -> None:
           f"in {time.perf_counter() - started:.0f} s")
 
 
+@pytest.mark.slow
 def test_every_row_exactly_once_on_postgresql(postgres_url: str) -> None:
     admin = sa.create_engine(postgres_url.split("?")[0])
     schemas: list[str] = []

@@ -68,6 +68,7 @@ def _promoted(truth, champion, challenger, *policies, seed=0) -> list[bool]:
     return [decide(*scores, policy, paired).promote for policy in policies]
 
 
+@pytest.mark.slow
 def test_significance_gate_promotes_a_null_challenger_at_most_alpha_of_the_time():
     """A challenger no better than the champion (same accuracy, independent errors), over 1000 seeds."""
     import numpy as np

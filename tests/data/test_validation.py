@@ -372,6 +372,7 @@ def test_no_progress_bars_on_stderr(capfd: pytest.CaptureFixture[str]) -> None:
     assert "%|" not in captured.err
 
 
+@pytest.mark.slow
 def test_concurrent_validations_do_not_mix_batches() -> None:
     # GX keeps one active batch per execution engine; unserialised threads see
     # each other's frames, which shows up as another batch's row count.

@@ -105,7 +105,7 @@ def test_predict_file_streams_every_row_with_label_and_probabilities(champion, t
     opened = []
     real_open = models.artifacts.open_version
     monkeypatch.setattr(models.artifacts, "open_version", lambda *a, **k: opened.append(a) or real_open(*a, **k))
-    monkeypatch.setattr("retrain.scoring.CHUNK_ROWS", 7)  # several chunks, each written as it is scored
+    monkeypatch.setattr("retrain.predict.CHUNK_ROWS", 7)  # several chunks, each written as it is scored
     source = write_rows(tmp_path / "in.csv", 30)
 
     assert main(["predict", "--file", str(source), "--text-column", "review", "--out", str(tmp_path / "out.csv")]) == 0
@@ -142,6 +142,7 @@ def test_predict_a_file_without_the_text_column_names_the_columns(champion, tmp_
     assert "'text' not found" in err and "'review'" in err and "--text-column" in err
 
 
+@pytest.mark.slow
 def test_export_writes_a_saved_model_plain_tensorflow_serves_in_a_fresh_process(champion, tmp_path, capsys):
     folder = tmp_path / "export" / "v1"
     assert main(["export", str(champion.version), str(folder)]) == 0

@@ -80,6 +80,7 @@ def test_sequence_length_beyond_the_base_model_is_refused(tiny_base_model):
         build_classifier(tiny_base_model, LABELS, sequence_length=256)
 
 
+@pytest.mark.slow
 def test_interrupted_fine_tuning_resumes_from_its_last_checkpoint(tmp_path, tiny_base_model):
     rows = sentiment_rows(120, seed=3)
     texts, labels = [t for t, _ in rows], [label for _, label in rows]
@@ -102,6 +103,7 @@ def test_interrupted_fine_tuning_resumes_from_its_last_checkpoint(tmp_path, tiny
     assert [r.epoch for r in result.epochs] == [1, 2, 3, 4]
 
 
+@pytest.mark.slow
 def test_mixed_bfloat16_learns_and_its_artifact_loads_in_either_precision(tmp_path, tiny_base_model):
     classifier = build_classifier(tiny_base_model, LABELS, sequence_length=32, seed=1, dtype="mixed_bfloat16")
     rows = sentiment_rows(240, seed=1)
