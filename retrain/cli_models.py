@@ -14,7 +14,7 @@ from models import registry
 from models.behaviour import load_suite, run_suite
 from models.slices import SLICE_KINDS, slices_from_dict
 from retrain.api import load_champion, load_version
-from retrain.cli_database import existing_engine, load_settings, writable_engine
+from retrain.cli_database import existing_engine, load_settings
 from retrain.predict import open_output, score_csv, score_texts
 
 
@@ -109,7 +109,7 @@ def cmd_behave(args: argparse.Namespace) -> int:
     if path is None:
         print("no behaviour suite: give SUITE.yaml or set RETRAIN_BEHAVIOUR_SUITE", file=sys.stderr)
         return 1
-    current = registry.champion(writable_engine(settings))
+    current = registry.champion(existing_engine(settings))  # read-only: never creates a database
     if current is None:
         print("no champion yet: run `retrain run` first", file=sys.stderr)
         return 1

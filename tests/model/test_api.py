@@ -18,7 +18,7 @@ import pytest
 from data.labels import fix_labels
 from data.ledger import Watermark
 from data.settings import Settings
-from data.store import connect
+from data.store import connect, create_bookkeeping_schema
 from models import registry
 from models.classifier import ArtifactIntegrityError, predict_proba
 from retrain import load_champion, load_version
@@ -169,3 +169,53 @@ def test_export_writes_a_saved_model_plain_tensorflow_serves_in_a_fresh_process(
     assert result["label"] == [LABELS[i] for i in expected.argmax(axis=1)]
     assert json.loads((folder / "labels.json").read_text())["labels"] == list(LABELS)
     assert main(["export", str(champion.version), str(folder)]) == 1  # never over an existing folder
+
+
+# --- retrain behave: the behaviour suite against the champion ----------------------------------------
+SUITE = """
+tests:
+  - name: praise is positive
+    kind: mft
+    label: positive
+    templates: ["I {love} this {thing}!"]
+    fill: {love: [love, adore], thing: [phone, song, team]}
+  - name: casing does not change the label
+    kind: inv
+    templates: ["{name} was on the flight"]
+    fill: {name: [Anna, Omar]}
+    perturb: [casing]
+"""
+
+
+def test_behave_reports_each_test_of_the_suite_as_running_it_directly_does(champion, tmp_path, capsys):
+    from models.artifacts import open_registered
+    from models.behaviour import load_suite, run_suite
+
+    suite_file = tmp_path / "suite.yaml"
+    suite_file.write_text(SUITE)
+    create_bookkeeping_schema(connect(Settings()))
+    assert main(["behave", str(suite_file), "--show-failures", "0"]) == 0
+    out = capsys.readouterr().out.splitlines()
+
+    settings = Settings()
+    classifier = open_registered(settings, champion)
+    suite = load_suite(suite_file, champion.labels, settings.seed)
+    result = run_suite(suite, lambda texts: predict_proba(classifier, classifier.encode(texts), 8), classifier.labels)
+    assert out[0] == (f"champion v{champion.version} on {suite_file}: "
+                      f"{sum(result.passed)}/{len(result.passed)} cases pass")
+    assert [line.split()[:2] for line in out[1:3]] == [["praise", "is"], ["casing", "does"]]
+    assert [test.cases for test in result.tests] == [6, 2]  # 2 x 3 fillings; 2 names, each with its casings
+    for line, test in zip(out[1:3], result.tests, strict=True):
+        assert f"{test.passed:>4}/{test.cases:<4}" in line
+
+
+def test_behave_without_a_suite_or_a_champion_says_what_is_missing(tmp_path, capsys):
+    settings = Settings()
+    engine = connect(settings)
+    registry.create_registry_schema(engine)
+    create_bookkeeping_schema(engine)
+    assert main(["behave"]) == 1
+    assert "no behaviour suite: give SUITE.yaml or set RETRAIN_BEHAVIOUR_SUITE" in capsys.readouterr().err
+    (tmp_path / "suite.yaml").write_text(SUITE)
+    assert main(["behave", str(tmp_path / "suite.yaml")]) == 1
+    assert "no champion yet" in capsys.readouterr().err
