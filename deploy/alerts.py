@@ -22,13 +22,13 @@ from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
-from retrain.settings import Settings
+from data.settings import Settings
+from flows import FLOW_NAME
 from tasks.checks import DATA_CHECK_FAILED_EVENT
 
 if TYPE_CHECKING:
     from prefect.events.schemas.automations import AutomationCore
 
-FLOW_NAME = "retrain"
 DATA_CHECK_AUTOMATION = "retrain: data check failed"
 RUN_FAILED_AUTOMATION = "retrain: run failed or crashed"
 # The text every notification carries; Slack's incoming webhooks read "text" too.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from retrain.settings import Settings
+from data.settings import RunOptions, Settings
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import ConcurrencyLimitConfig
@@ -47,15 +47,14 @@ def build_deployment(settings: Settings) -> RunnerDeployment:
     """The deployment ``retrain/<deployment_name>`` for a local runner."""
     from prefect.deployments.runner import EntrypointType
 
-    from deploy.flow import retrain_deployment
-    from deploy.parameters import RetrainParameters
+    from deploy.flow import retrain_deployment  # lazy: the flow imports TensorFlow (about 8 s)
 
     return retrain_deployment.to_deployment(
         name=settings.deployment_name,
         schedules=[weekly_schedule(settings)],
         concurrency_limit=concurrency(settings),
         # The form starts from the serving process's RETRAIN_ settings: the ones its runs inherit.
-        parameters={"options": RetrainParameters.from_settings(settings).model_dump()},
+        parameters={"options": RunOptions.from_settings(settings).model_dump()},
         description=DESCRIPTION,
         tags=["retrain"],
         enforce_parameter_schema=True,

@@ -9,12 +9,11 @@ from __future__ import annotations
 from prefect import flow
 from prefect.context import FlowRunContext
 
-from deploy.alerts import FLOW_NAME, email_on_failure
-from deploy.parameters import RetrainParameters
+from data.settings import NO_RUN_OPTIONS, RunOptions
+from deploy.alerts import email_on_failure
+from flows import FLOW_NAME
 from flows.retrain import retrain
 from tasks.report import RunReport
-
-_DEFAULT_OPTIONS = RetrainParameters()
 
 
 def trigger_name() -> str:
@@ -24,10 +23,10 @@ def trigger_name() -> str:
 
 
 @flow(name=FLOW_NAME, on_failure=[email_on_failure], on_crashed=[email_on_failure], log_prints=False)
-def retrain_deployment(options: RetrainParameters = _DEFAULT_OPTIONS) -> RunReport:
+def retrain_deployment(options: RunOptions = NO_RUN_OPTIONS) -> RunReport:
     """Retrain the champion on the rows labeled since it was trained; promote the challenger only if it is better.
 
     Args:
         options: Retraining options for this run. Fields a run is not given come from the RETRAIN_ settings.
     """
-    return retrain.fn(**options.flow_kwargs(), triggered_by=trigger_name())
+    return retrain.fn(options, triggered_by=trigger_name())

@@ -8,6 +8,7 @@ holding its port. The server started here asks the kernel to stop it when its pa
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -72,7 +73,10 @@ def temporary_prefect_server(timeout: float = 120.0) -> Iterator[str | None]:
     try:
         _wait_until_healthy(process, url, timeout)
         with temporary_settings(updates={PREFECT_API_URL: url}):
-            yield url
+            try:
+                yield url
+            finally:
+                _send_what_is_queued()
     finally:
         process.terminate()
         try:
@@ -80,6 +84,17 @@ def temporary_prefect_server(timeout: float = 120.0) -> Iterator[str | None]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _send_what_is_queued(timeout: float = 10.0) -> None:
+    """Send the run's queued logs and events while the server is still up: stopping it first printed
+    "Error logging to API" at the end of every ``retrain run``."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    for worker in (APILogWorker, EventsWorker):
+        with contextlib.suppress(Exception):  # never let a log shipment hide the run's own outcome
+            worker.drain_all(timeout=timeout)
 
 
 def exit_on_sigterm() -> None:

@@ -4,42 +4,36 @@ pull every row the champion's lineage has not consumed → validate them → fin
 champion on them → score champion and challenger on the same held-out set → decide →
 record the challenger with the rows it consumed → promote it only if it is better.
 
-Run it: ``retrain run`` (or ``python -m flows.retrain``); every parameter left as None
-takes its value from the ``RETRAIN_`` settings.
+Run it: ``retrain run`` (or ``python -m flows.retrain``, or ``retrain(RunOptions(epochs=1))``);
+every knob its options were not given takes its value from the ``RETRAIN_`` settings.
 """
 
 from __future__ import annotations
 
-from prefect import flow, get_run_logger
+from prefect import flow
 
-from models.evaluation import majority_baseline
-from retrain.labels import with_fixed_labels
-from retrain.settings import Settings
+from data.labels import with_fixed_labels
+from data.settings import NO_RUN_OPTIONS, RunOptions, Settings
+from flows import FLOW_NAME
+from models.scores import run_scores
 from tasks.checks import validate_new_rows
 from tasks.data import load_held_out_set, pull_new_rows, read_champion
 from tasks.evaluation import run_behaviour, score_baseline, score_challenger, score_champion
-from tasks.promotion import Scores, decide_promotion, promote_challenger, register_challenger
-from tasks.report import RunReport, publish_report, timed
+from tasks.promotion import decide_promotion, promote_if_passed, register_challenger
+from tasks.report import RunReport, publish_report, run_report, timed
 from tasks.training import fine_tune_challenger
 
 
-@flow(name="retrain", log_prints=False)
-def retrain(
-    epochs: int | None = None,
-    batch_size: int | None = None,
-    learning_rate: float | None = None,
-    min_new_rows: int | None = None,
-    min_improvement: float | None = None,
-    base_model: str | None = None,
-    dry_run: bool = False,
-    triggered_by: str = "manual",
-) -> RunReport:
-    """Retrain the champion on newly labeled rows and promote the challenger if it is better."""
-    settings = with_fixed_labels(Settings()).with_overrides(
-        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate,
-        min_new_rows=min_new_rows, min_improvement=min_improvement, base_model=base_model,
-    )
-    logger = get_run_logger()
+@flow(name=FLOW_NAME, log_prints=False)
+def retrain(options: RunOptions = NO_RUN_OPTIONS, triggered_by: str = "manual") -> RunReport:
+    """Retrain the champion on newly labeled rows and promote the challenger if it is better.
+
+    Args:
+        options: This run's knobs; those it was not given come from the RETRAIN_ settings.
+        triggered_by: Who started the run, recorded with the model version (cli, schedule, manual, ...).
+    """
+    settings = options.override(with_fixed_labels(Settings()))
+    dry_run = options.dry_run
 
     steps: dict[str, float] = {}  # wall seconds per step, for the report
 
@@ -56,7 +50,6 @@ def retrain(
 
     with timed(steps, "fine-tune"):
         challenger = fine_tune_challenger(settings, champion, batch, dry_run)
-    truth = held_out.frame["label"].tolist()
     with timed(steps, "score challenger"):
         challenger_scores = score_challenger(settings, challenger.classifier, held_out)
     with timed(steps, "score champion"):  # only held-out rows it has no recorded prediction for
@@ -64,40 +57,17 @@ def retrain(
     with timed(steps, "baselines and behaviour"):
         tfidf = score_baseline(settings, batch, held_out)
         behaviour = run_behaviour(settings, challenger.classifier, champion)
-    scores = Scores(truth=truth, challenger=challenger_scores, champion=champion_scores,
-                    baseline=majority_baseline(truth, challenger.classifier.labels), tfidf=tfidf, behaviour=behaviour)
+    scores = run_scores(held_out, challenger.classifier.labels, challenger_scores, champion_scores, tfidf, behaviour)
 
     decision = decide_promotion(settings, scores)
     with timed(steps, "register and promote"):
-        version = register_challenger(settings, challenger, batch, held_out, scores, decision,
-                                      dry_run, triggered_by)
-        promoted = False
-        if decision.promote and dry_run:
-            logger.info("dry run: version %d would be promoted, champion left as is", version.version)
-        elif decision.promote:
-            promotion = promote_challenger(settings, version, champion.version if champion else None,
-                                           actor=triggered_by)
-            promoted = promotion is not None
+        version = register_challenger(settings, challenger, batch, held_out, scores, decision, dry_run, triggered_by)
+        promoted = promote_if_passed(settings, version, decision, champion, dry_run, actor=triggered_by)
 
-    report = RunReport(
-        rows_pulled=checks.row_count, rows_trained=challenger.training.train_rows,  # pulled: quarantined rows too
-        rows_early_stopping=challenger.training.early_stopping_rows, rows_behind_watermark=batch.behind,
-        checks_passed=len(checks.checks) - len(checks.failed), checks_total=len(checks.checks),
-        held_out_rows=held_out.size, held_out_hash=held_out.content_hash,
-        champion_version=champion.version if champion else None,
-        champion_accuracy=scores.champion.metrics.accuracy if scores.champion else None,
-        challenger_version=version.version, challenger_accuracy=scores.challenger.metrics.accuracy,
-        baseline_accuracy=scores.baseline.accuracy, promoted=promoted,
-        decision="promoted" if promoted else ("dry run" if dry_run else "kept champion"),
-        reason=decision.reason if promoted or not decision.promote or dry_run
-        else "another run switched the champion first; this challenger was not promoted",
-        train_seconds=challenger.training.seconds,
-        examples_per_second=challenger.training.examples_per_second,
-        step_seconds={name: round(seconds, 2) for name, seconds in steps.items()},
-        tfidf_accuracy=tfidf.metrics.accuracy if tfidf else None,
-    )
-    publish_report(report, scores.challenger.metrics, scores.champion.metrics if scores.champion else None,
-                   decision.paired, scores)
+    report = run_report(checks=checks, batch=batch, held_out=held_out, champion=champion, challenger=challenger,
+                        scores=scores, version=version, decision=decision, promoted=promoted, dry_run=dry_run,
+                        steps=steps)
+    publish_report(report, scores, decision.paired)
     return report
 
 

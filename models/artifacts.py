@@ -15,7 +15,10 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from data.settings import Settings
 from models.classifier import Classifier, folder_sha256, load_classifier, save_classifier
+from models.hardware import resolve_precision
+from models.registry import ModelVersion
 
 
 def is_local(location: str) -> bool:
@@ -69,3 +72,9 @@ def fetch_version(uri: str, sha256: str, cache: Path) -> Path:
 def open_version(uri: str, sha256: str, cache: Path, dtype: str = "float32") -> Classifier:
     """Load a stored version to compute in ``dtype``, refusing it when its content does not match ``sha256``."""
     return load_classifier(fetch_version(uri, sha256, cache), expected_sha256=sha256, dtype=dtype)
+
+
+def open_registered(settings: Settings, version: ModelVersion) -> Classifier:
+    """A registered version's classifier, fetched into the settings' cache and checked, at their precision."""
+    return open_version(version.artifact_uri, version.artifact_sha256, settings.cache_dir,
+                        dtype=resolve_precision(settings.precision))

@@ -17,9 +17,19 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+import pandas as pd
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
 from sklearn.pipeline import FeatureUnion, Pipeline
+
+from data.consumed import trained_rows
+from data.held_out import HeldOutSet
+from data.pull import LabeledBatch
+from data.settings import Settings
+from data.store import connect
+from models.evaluation import evaluate_predictions
+from models.scores import Scored
+from models.slices import slice_scores
 
 C_GRID = (1.0, 4.0, 16.0)  # inverse regularisation strengths tried by cross-validation
 
@@ -40,3 +50,27 @@ def fit_tfidf_baseline(texts: Sequence[str], labels: Sequence[str], seed: int = 
                                        scoring="accuracy", l1_ratios=(0.0,), use_legacy_attributes=False)
                   if folds >= 2 else LogisticRegression(C=4.0, max_iter=2000, random_state=seed))
     return Pipeline([("tfidf", features), ("lr", classifier)]).fit(list(texts), list(labels))
+
+
+def baseline_training_rows(settings: Settings, batch: LabeledBatch) -> pd.DataFrame:
+    """The rows the TF-IDF baseline trains on: every row the champion's lineage trained on and this
+    run's new training rows (quarantined rows are in neither), the newest ``baseline_max_rows`` of
+    them. The same rows a from-scratch retrain would use; never a held-out row."""
+    earlier = trained_rows(connect(settings), settings, batch.lineage)
+    new = batch.training_rows
+    rows = pd.concat([earlier, new[earlier.columns]], ignore_index=True) if len(earlier) else new
+    rows = rows.sort_values(["labeled_at", "id"])
+    return rows.iloc[-settings.baseline_max_rows:] if settings.baseline_max_rows else rows.iloc[:0]
+
+
+def score_tfidf(
+    training_rows: pd.DataFrame, held_out: HeldOutSet, labels: tuple[str, ...], seed: int = 0
+) -> Scored | None:
+    """Fit TF-IDF + logistic regression on exactly ``training_rows`` and score it on the held-out set;
+    None when there is nothing (or only one label) to train it on."""
+    if training_rows.empty or training_rows["label"].nunique() < 2:
+        return None
+    model = fit_tfidf_baseline(training_rows["text"].tolist(), training_rows["label"].tolist(), seed=seed)
+    predicted = [str(label) for label in model.predict(held_out.frame["text"].tolist())]
+    metrics = evaluate_predictions(held_out.frame["label"].tolist(), predicted, labels)
+    return Scored(metrics, predicted, rows_scored=held_out.size, slices=slice_scores(held_out.frame, predicted))

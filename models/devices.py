@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from retrain.settings import DEVICES_PATTERN
+from data.settings import DEVICES_PATTERN
 
 
 def check_devices_setting(setting: str) -> str:

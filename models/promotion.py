@@ -25,8 +25,10 @@ from typing import Literal
 import numpy as np
 from scipy.stats import binomtest
 
+from data.settings import Settings
 from models.behaviour import BehaviourComparison, behaviour_regressions
 from models.evaluation import Metrics
+from models.scores import Scores
 from models.slices import Slices, slice_drops
 
 Gate = Literal["accuracy", "significance"]
@@ -44,6 +46,15 @@ class PromotionPolicy:
     min_slice_rows: int = 50  # smaller slices are too noisy for the slice guard
     max_behaviour_regressions: float = 0.05  # share of the champion's passed suite cases the challenger may fail
     first_model_baseline: Literal["tfidf", "majority"] = "tfidf"
+
+
+def policy_for(settings: Settings) -> PromotionPolicy:
+    """The promotion policy the settings ask for."""
+    return PromotionPolicy(min_improvement=settings.min_improvement, gate=settings.promotion_gate,
+                           alpha=settings.alpha, max_recall_drop=settings.max_recall_drop,
+                           max_slice_drop=settings.max_slice_drop, min_slice_rows=settings.min_slice_rows,
+                           max_behaviour_regressions=settings.max_behaviour_regressions,
+                           first_model_baseline=settings.first_model_baseline)
 
 
 @dataclass(frozen=True)
@@ -186,3 +197,16 @@ def decide(
                                f"fail (within tolerance {policy.max_behaviour_regressions:g})"]
         blocked = blocked or bool(failing)
     return Decision(not blocked, "; ".join(reasons), paired)
+
+
+def decide_from_scores(settings: Settings, scores: Scores) -> Decision:
+    """The gate's decision on both models' scores, with the paired comparison when there is a champion."""
+    paired = None
+    if scores.champion is not None:
+        paired = compare_paired(scores.truth, scores.champion.predictions, scores.challenger.predictions,
+                                seed=settings.seed)
+    return decide(scores.challenger.metrics, scores.champion.metrics if scores.champion else None,
+                  scores.baseline, policy_for(settings), paired,
+                  tfidf=scores.tfidf.metrics if scores.tfidf else None,
+                  slices=(scores.challenger.slices, scores.champion.slices) if scores.champion else None,
+                  behaviour=scores.behaviour)

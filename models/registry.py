@@ -1,13 +1,14 @@
 """The model registry: every trained model is a version; "champion" is an alias.
 
 Versions, the champion alias and the promotion history live in SQL tables next to the
-labeled data, so one database backup holds everything. Old versions are never deleted.
+labeled data (``models.registry_tables``), so one database backup holds everything. Old
+versions are never deleted.
 Switching the champion is a compare-and-swap: the switch names the champion it expects to
 replace and fails with ``PromotionConflict`` when another promotion got there first. Every
 switch is recorded in the promotion history.
 
->>> from retrain.settings import Settings
->>> from retrain.store import connect
+>>> from data.settings import Settings
+>>> from data.store import connect
 >>> engine = connect(Settings(database_url="sqlite://")); create_registry_schema(engine)
 >>> champion(engine) is None
 True
@@ -15,74 +16,19 @@ True
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import sqlalchemy as sa
 
-from retrain import meta
-from retrain.ledger import Consumption, Lineage, record_consumption
-from retrain.store import ID_TYPE, IN_CHUNK, TEST_FRACTION_FACT, Watermark, insert_or_ignore, utcnow
+from data import meta
+from data.ledger import Consumption, Lineage, Watermark, record_consumption
+from data.split import TEST_FRACTION_FACT
+from data.sql import utcnow
+from models.registry_tables import aliases_table, metadata, promotions_table, versions_table
 
 CHAMPION = "champion"
-
-_metadata = sa.MetaData()
-
-versions_table = sa.Table(
-    "retrain_model_versions", _metadata,
-    sa.Column("version", ID_TYPE, primary_key=True, autoincrement=True),
-    sa.Column("created_at", sa.DateTime, nullable=False),
-    sa.Column("parent_version", ID_TYPE, nullable=True),
-    sa.Column("base_model", sa.String(500), nullable=False),
-    sa.Column("artifact_uri", sa.String(1000), nullable=False),
-    sa.Column("artifact_sha256", sa.String(64), nullable=False),
-    sa.Column("labels", sa.Text, nullable=False),
-    sa.Column("sequence_length", sa.Integer, nullable=False),
-    sa.Column("window_after_at", sa.DateTime, nullable=True),
-    sa.Column("window_after_id", ID_TYPE, nullable=True),
-    sa.Column("window_end_at", sa.DateTime, nullable=False),
-    sa.Column("window_end_id", ID_TYPE, nullable=False),
-    sa.Column("new_rows", sa.Integer, nullable=False),
-    sa.Column("train_rows", sa.Integer, nullable=False),
-    sa.Column("test_rows", sa.Integer, nullable=False),
-    sa.Column("test_set_hash", sa.String(64), nullable=False),
-    sa.Column("accuracy", sa.Float, nullable=False),
-    sa.Column("metrics", sa.Text, nullable=False),
-    sa.Column("decision", sa.String(20), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-    sa.Column("triggered_by", sa.String(200), nullable=False),
-)
-
-aliases_table = sa.Table(
-    "retrain_aliases", _metadata,
-    sa.Column("alias", sa.String(50), primary_key=True),
-    sa.Column("version", ID_TYPE, nullable=False),
-    sa.Column("updated_at", sa.DateTime, nullable=False),
-)
-
-promotions_table = sa.Table(
-    "retrain_promotions", _metadata,
-    sa.Column("id", ID_TYPE, primary_key=True, autoincrement=True),
-    sa.Column("alias", sa.String(50), nullable=False),
-    sa.Column("from_version", ID_TYPE, nullable=True),
-    sa.Column("to_version", ID_TYPE, nullable=False),
-    sa.Column("at", sa.DateTime, nullable=False),
-    sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("reason", sa.Text, nullable=False),
-)
-
-# What each version predicted for each held-out text: a run scores the champion only on held-out
-# rows it has not seen (the held-out set grows every week), and a promoted challenger's predictions
-# from its own run are already here. Keyed by text, not row id: the prediction depends on nothing else.
-predictions_table = sa.Table(
-    "retrain_predictions", _metadata,
-    sa.Column("version", ID_TYPE, primary_key=True),
-    sa.Column("text_sha256", sa.String(64), primary_key=True),
-    sa.Column("label", sa.String(200), nullable=False),
-)
 
 # A challenger that passed the gate is registered PENDING; the switch of the champion rewrites it to
 # PROMOTED in its own transaction, so "promoted" is never recorded for a version that is not champion
@@ -144,7 +90,7 @@ class Promotion:
 
 def create_registry_schema(engine: sa.Engine) -> None:
     """Create the registry tables if they do not exist."""
-    _metadata.create_all(engine, checkfirst=True)
+    metadata.create_all(engine, checkfirst=True)
 
 
 def _watermark(at: datetime | None, row_id: int | None) -> Watermark | None:
@@ -275,6 +221,17 @@ def set_decision(engine: sa.Engine, version: int, decision: str, reason: str) ->
                      .values(decision=decision, reason=reason))
 
 
+def promote_or_reject(engine: sa.Engine, version: ModelVersion, expected: int | None, actor: str) -> Promotion:
+    """Switch the champion to a run's challenger; when another run switched it first, record the
+    challenger rejected and raise the ``PromotionConflict``."""
+    try:
+        return switch_champion(engine, version.version, expected, actor, version.reason)
+    except PromotionConflict as conflict:
+        set_decision(engine, version.version, REJECTED, f"lost a race: {conflict}")
+        # Its rows are waiting again: the champion that won did not consume them through this version.
+        raise
+
+
 def promotion_history(engine: sa.Engine) -> list[Promotion]:
     """Every switch of the champion, oldest first."""
     with engine.connect() as conn:
@@ -309,36 +266,10 @@ def rollback(engine: sa.Engine, actor: str, reason: str, to_version: int | None 
     return switch_champion(engine, target, expected=current, actor=actor, reason=f"rollback: {reason}")
 
 
-def cached_predictions(engine: sa.Engine, version: int, text_keys: Iterable[str]) -> dict[str, str]:
-    """The labels ``version`` predicted earlier for any of these texts (by ``text_key``)."""
-    wanted = list(dict.fromkeys(text_keys))
-    found: dict[str, str] = {}
-    with engine.connect() as conn:
-        for start in range(0, len(wanted), IN_CHUNK):
-            rows = conn.execute(sa.select(predictions_table.c.text_sha256, predictions_table.c.label).where(
-                predictions_table.c.version == version,
-                predictions_table.c.text_sha256.in_(wanted[start:start + IN_CHUNK])))
-            found.update({key: label for key, label in rows})
-    return found
-
-
-def record_predictions(engine: sa.Engine, version: int, predictions: Mapping[str, str]) -> int:
-    """Remember what ``version`` predicted for these texts (``text_key`` -> label); return rows added.
-
-    Insert-or-ignore: two runs scoring the same champion at once record the same facts, and neither fails.
-    """
-    known = cached_predictions(engine, version, predictions)
-    fresh = [{"version": version, "text_sha256": key, "label": label}
-             for key, label in predictions.items() if key not in known]
-    with engine.begin() as conn:
-        insert_or_ignore(conn, predictions_table, fresh)
-    return len(fresh)
-
-
 def lineage_of(engine: sa.Engine, version: int | None = None) -> Lineage:
     """The champion (or ``version``) and its ancestors, newest first, with its watermark.
 
-    What they consumed is not waiting any more (``retrain.ledger``); a rollback changes the lineage,
+    What they consumed is not waiting any more (``data.ledger``); a rollback changes the lineage,
     and with it what waits.
     """
     start = champion_version(engine) if version is None else version
@@ -357,16 +288,7 @@ def lineage_of(engine: sa.Engine, version: int | None = None) -> Lineage:
 def require_registry(engine: sa.Engine) -> None:
     """Refuse a database without the registry tables (read-only commands create nothing)."""
     inspector = sa.inspect(engine)
-    missing = [t.name for t in _metadata.sorted_tables if not inspector.has_table(t.name)]
+    missing = [t.name for t in metadata.sorted_tables if not inspector.has_table(t.name)]
     if missing:
         raise LookupError(f"{engine.url.render_as_string(hide_password=True)} has no model registry "
                           f"({', '.join(missing)} missing): run `retrain init` to create it")
-
-
-def text_key(text: str) -> str:
-    """The key a text's cached prediction is stored under.
-
-    >>> text_key("hello")[:12]
-    '2cf24dba5fb0'
-    """
-    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()

@@ -17,6 +17,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from data.consumed import trained_rows
+from data.pull import LabeledBatch
+from data.settings import Settings
+from data.store import connect
+from models.registry import ModelVersion
 from models.slices import week_of
 
 
@@ -60,3 +65,23 @@ def replay_sample(candidates: pd.DataFrame, rows: int, seed: int = 0) -> list[in
         if quota[stratum]:
             chosen += rng.choice(ids.to_numpy(), size=int(quota[stratum]), replace=False).tolist()
     return sorted(int(i) for i in chosen)
+
+
+def replay_candidates(settings: Settings, champion: ModelVersion, batch: LabeledBatch) -> pd.DataFrame:
+    """The rows replay may sample: those the champion's lineage trained on (the ledger names them;
+    they are never in the batch, which holds only rows the lineage has not consumed)."""
+    return trained_rows(connect(settings), settings, batch.lineage)
+
+
+def with_replay(
+    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch
+) -> tuple[pd.DataFrame, list[int]]:
+    """The rows to fine-tune on: the batch's training rows and a stratified sample of older ones."""
+    rows = batch.training_rows
+    size = replay_size(len(rows), settings.replay_fraction, settings.replay_max_rows)
+    if champion is None or size == 0:
+        return rows, []
+    pool = replay_candidates(settings, champion, batch)
+    ids = replay_sample(pool, size, settings.seed)
+    replayed = pool[pool["id"].isin(ids)]
+    return pd.concat([rows, replayed[rows.columns.intersection(replayed.columns)]], ignore_index=True), ids

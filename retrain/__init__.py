@@ -1,7 +1,8 @@
 """retrain: weekly retraining of a BERT text classifier, orchestrated by Prefect.
 
-The package holds what sits beside the pipeline's layers: settings, the data layer, the
-CSV importer, the demo and the command line.
+The top floor (ARCHITECTURE.md): the command line, the demo and the Python API. It may import
+every floor below (``deploy``, ``flows``, ``tasks``, ``models``, ``validation``, ``data``) and
+nothing imports it.
 
 Public Python API (lazy: importing ``retrain`` does not start TensorFlow)::
 

@@ -9,11 +9,11 @@ It is loaded once; ``predict`` and ``predict_proba`` take lists of texts::
     model.predict(["what a lovely flight", "lost my luggage"])        # ['positive', 'negative']
     model.predict_proba(["what a lovely flight"])                     # array([[0.03, 0.97]]), model.labels order
 
->>> from retrain.settings import Settings
+>>> from data.settings import Settings
 >>> load_champion(Settings(home="/nonexistent/retrain-home"))  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-retrain.store.MissingDatabase: no database at /nonexistent/retrain-home/retrain.db: run `retrain init` there first, ...
+data.store.MissingDatabase: no database at /nonexistent/retrain-home/retrain.db: run `retrain init` there first, ...
 """
 
 from __future__ import annotations
@@ -22,13 +22,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from retrain.settings import Settings
+from data.labels import with_fixed_labels
+from data.settings import Settings
+from data.store import connect
+from models import registry
 
 if TYPE_CHECKING:
     import numpy as np
 
     from models.classifier import Classifier
-    from models.registry import ModelVersion
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,7 @@ class LoadedModel:
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, one row per text, columns in ``labels`` order (float32)."""
-        from models.classifier import predict_proba
+        from models.classifier import predict_proba  # lazy: imports TensorFlow (about 8 s)
 
         return predict_proba(self.classifier, self.classifier.encode(list(texts)), self.batch_size)
 
@@ -53,24 +55,19 @@ class LoadedModel:
 
 
 def _load(settings: Settings | None, pick: str | int) -> LoadedModel:
-    from models import registry
-    from models.artifacts import open_version
-    from models.hardware import resolve_precision
-    from retrain.labels import with_fixed_labels
-    from retrain.store import connect
+    from models.artifacts import open_registered  # lazy: loading a model imports TensorFlow and Keras (about 8 s)
 
     settings = settings or Settings()
     engine = connect(settings, must_exist=True)  # loading a model never creates a database
     registry.require_registry(engine)
     settings = with_fixed_labels(settings)
-    chosen: ModelVersion | None = registry.champion(engine) if pick == "champion" else \
+    chosen: registry.ModelVersion | None = registry.champion(engine) if pick == "champion" else \
         registry.get_version(engine, int(pick))
     if chosen is None:
         raise LookupError("no champion yet: run `retrain run` first")
     if chosen.decision == registry.DRY_RUN:
         raise LookupError(f"version {chosen.version} is a dry run: it saved no model")
-    classifier = open_version(chosen.artifact_uri, chosen.artifact_sha256, settings.cache_dir,
-                              dtype=resolve_precision(settings.precision))
+    classifier = open_registered(settings, chosen)
     return LoadedModel(version=chosen.version, labels=tuple(chosen.labels), sequence_length=chosen.sequence_length,
                        classifier=classifier, batch_size=settings.eval_batch_size)
 

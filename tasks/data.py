@@ -5,12 +5,19 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from data import store
+from data.held_out import HeldOutSet, held_out_set
+from data.ledger import Lineage
+from data.pull import LabeledBatch
+from data.pull import pull_new_rows as pull_waiting_rows
+from data.settings import Settings
+from data.split import fixed_test_fraction
 from models import registry
-from retrain import store
-from retrain.settings import Settings
+from tasks.retries import DATABASE_RETRIES, DATABASE_RETRY_DELAYS, database_unreachable
 
 
-@task(name="read champion", cache_policy=NO_CACHE)
+@task(name="read champion", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
 def read_champion(settings: Settings) -> registry.ModelVersion | None:
     """The current champion (None before the first promotion)."""
     # A run never creates the database or the labeled-data table (a run from another folder, or a
@@ -18,7 +25,7 @@ def read_champion(settings: Settings) -> registry.ModelVersion | None:
     engine = store.connect(settings, must_exist=True)
     store.create_bookkeeping_schema(engine)
     registry.create_registry_schema(engine)
-    store.fixed_test_fraction(engine, settings)  # refuse a changed held-out fraction before any work
+    fixed_test_fraction(engine, settings)  # refuse a changed held-out fraction before any work
     current = registry.champion(engine)
     logger = get_run_logger()
     if current is None:
@@ -29,12 +36,13 @@ def read_champion(settings: Settings) -> registry.ModelVersion | None:
     return current
 
 
-@task(name="pull new rows", cache_policy=NO_CACHE)
-def pull_new_rows(settings: Settings, champion: registry.ModelVersion | None) -> store.LabeledBatch:
+@task(name="pull new rows", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
+def pull_new_rows(settings: Settings, champion: registry.ModelVersion | None) -> LabeledBatch:
     """Every row the champion's lineage has not consumed (and no check quarantined)."""
     engine = store.connect(settings)
-    lineage = registry.lineage_of(engine, champion.version) if champion else store.Lineage()
-    batch = store.pull_new_rows(engine, settings, lineage)
+    lineage = registry.lineage_of(engine, champion.version) if champion else Lineage()
+    batch = pull_waiting_rows(engine, settings, lineage)
     get_run_logger().info(
         "pulled %d rows waiting for the champion's lineage %s (%d to train on, %d held out; %d from behind "
         "its watermark %s)", len(batch.frame), list(lineage.versions) or "(none)", len(batch.training_rows),
@@ -43,10 +51,11 @@ def pull_new_rows(settings: Settings, champion: registry.ModelVersion | None) ->
     return batch
 
 
-@task(name="load held-out set", cache_policy=NO_CACHE)
-def load_held_out_set(settings: Settings, batch: store.LabeledBatch) -> store.HeldOutSet:
+@task(name="load held-out set", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
+      retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
+def load_held_out_set(settings: Settings, batch: LabeledBatch) -> HeldOutSet:
     """The held-out snapshot champion and challenger are both scored on."""
-    held_out = store.held_out_set(store.connect(settings), settings, batch.lineage, batch)
+    held_out = held_out_set(store.connect(settings), settings, batch.lineage, batch)
     get_run_logger().info("held-out set: %d rows, content hash %s", held_out.size,
                           held_out.content_hash[:12])
     return held_out

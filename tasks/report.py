@@ -6,19 +6,21 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
+from data.held_out import HeldOutSet
+from data.pull import LabeledBatch
 from models.behaviour import format_results
+from models.challenger import Challenger
 from models.evaluation import Metrics
-from models.promotion import PairedComparison
+from models.promotion import Decision, PairedComparison
+from models.registry import ModelVersion
+from models.scores import Scores
 from models.slices import format_slices
-
-if TYPE_CHECKING:
-    from tasks.promotion import Scores
+from validation import ValidationReport
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,40 @@ class RunReport:
     rows_behind_watermark: int = 0  # waiting rows a timestamp order would have skipped
     step_seconds: dict[str, float] = field(default_factory=dict)  # wall time per step of the run
     tfidf_accuracy: float | None = None  # TF-IDF + logistic regression trained on this run's rows
+
+
+def run_outcome(decision: Decision, promoted: bool, dry_run: bool) -> tuple[str, str]:
+    """The run's decision in words, and why."""
+    if promoted:
+        return "promoted", decision.reason
+    if dry_run:
+        return "dry run", decision.reason
+    if decision.promote:  # it passed the gate, but another run's challenger became champion first
+        return "kept champion", "another run switched the champion first; this challenger was not promoted"
+    return "kept champion", decision.reason
+
+
+def run_report(
+    *, checks: ValidationReport, batch: LabeledBatch, held_out: HeldOutSet, champion: ModelVersion | None,
+    challenger: Challenger, scores: Scores, version: ModelVersion, decision: Decision, promoted: bool,
+    dry_run: bool, steps: dict[str, float],
+) -> RunReport:
+    """The report of a finished run: its rows, checks, scores, decision and time per step."""
+    outcome, reason = run_outcome(decision, promoted, dry_run)
+    return RunReport(
+        rows_pulled=checks.row_count, rows_trained=challenger.training.train_rows,  # pulled: quarantined rows too
+        rows_early_stopping=challenger.training.early_stopping_rows, rows_behind_watermark=batch.behind,
+        checks_passed=len(checks.checks) - len(checks.failed), checks_total=len(checks.checks),
+        held_out_rows=held_out.size, held_out_hash=held_out.content_hash,
+        champion_version=champion.version if champion else None,
+        champion_accuracy=scores.champion.metrics.accuracy if scores.champion else None,
+        challenger_version=version.version, challenger_accuracy=scores.challenger.metrics.accuracy,
+        baseline_accuracy=scores.baseline.accuracy, promoted=promoted, decision=outcome, reason=reason,
+        train_seconds=challenger.training.seconds,
+        examples_per_second=challenger.training.examples_per_second,
+        step_seconds={name: round(seconds, 2) for name, seconds in steps.items()},
+        tfidf_accuracy=scores.tfidf.metrics.accuracy if scores.tfidf else None,
+    )
 
 
 @contextmanager
@@ -121,12 +157,10 @@ def render_markdown(
 
 
 @task(name="publish report", cache_policy=NO_CACHE)
-def publish_report(
-    report: RunReport, challenger: Metrics, champion: Metrics | None, paired: PairedComparison | None = None,
-    scores: Scores | None = None,
-) -> str:
+def publish_report(report: RunReport, scores: Scores, paired: PairedComparison | None = None) -> str:
     """Attach the champion-vs-challenger report to the flow run as a markdown artifact."""
-    markdown = render_markdown(report, challenger, champion, paired, scores)
+    markdown = render_markdown(report, scores.challenger.metrics, scores.champion.metrics if scores.champion else None,
+                               paired, scores)
     create_markdown_artifact(markdown, key="champion-vs-challenger",
                              description="Champion vs challenger on the held-out set")
     return markdown

@@ -1,4 +1,17 @@
-"""Shared fixtures: isolated settings per test, a tiny BERT with the real vocabulary, PostgreSQL."""
+"""Shared fixtures: isolated settings per test, a tiny BERT with the real vocabulary, PostgreSQL.
+
+The tests are split by what they test (like Made-With-ML's ``tests/``):
+
+- ``tests/code/``   the floors' plain functions: settings, store, ledger, registry, importing, CLI
+- ``tests/data/``   the data checks, the quarantine and bad input (what the rows must satisfy)
+- ``tests/model/``  the classifier, behaviour and quality (the tiny BERT; ``integration``: the real MiniLM)
+- ``tests/system/`` real processes end to end: Prefect server and worker, browser, crash drills
+
+Every test in ``tests/system/``, and every test that runs the flow under a Prefect server, is
+marked ``system``; every test that opens PostgreSQL is marked ``postgres``; ``slow`` marks the
+few other tests that take more than a few seconds (simulations, state machines, a fresh process).
+The fast set (``make test-fast``) is ``-m "not integration and not system and not slow"``.
+"""
 
 from __future__ import annotations
 
@@ -44,6 +57,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+# A test that runs the real flow under a Prefect server is a system test wherever it lives.
+_FLOW_FIXTURES = {"prefect_server", "live_prefect_server", "retrain_served"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark tests by where they live and by what they open, so markers select them (see the docstring)."""
+    system = Path(__file__).with_name("system")
+    for item in items:
+        runs_the_flow = bool(_FLOW_FIXTURES & set(getattr(item, "fixturenames", ())))
+        if system in Path(str(item.path)).parents or runs_the_flow:
+            item.add_marker(pytest.mark.system)
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and callspec.params.get("database_url") == "postgresql"
+        if on_postgres or "postgres_url" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.postgres)
+
+
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own RETRAIN_HOME and no RETRAIN_ variable from the caller's shell."""
@@ -70,7 +100,7 @@ def postgres_url() -> Iterator[str]:
     try:
         yield f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
     finally:
-        from retrain.store import _engine
+        from data.store import _engine
 
         _engine.cache_clear()
         with admin.begin() as conn:
@@ -115,19 +145,25 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
-@pytest.fixture
-def flow_settings(tiny_base_model: str, monkeypatch: pytest.MonkeyPatch):
-    """Settings for fast flow runs on the tiny BERT (learnable in a few seconds), with the schema created."""
-    from retrain.settings import Settings
-    from retrain.store import connect, create_schema
-
-    for name, value in {
+@pytest.fixture(scope="session")
+def tiny_run_env(tiny_base_model: str) -> dict[str, str]:
+    """RETRAIN_ variables for fast runs on the tiny BERT: `flow_settings` sets them, system tests pass them on."""
+    return {
         "RETRAIN_BASE_MODEL": tiny_base_model, "RETRAIN_LEARNING_RATE": "1e-3", "RETRAIN_EPOCHS": "8",
         "RETRAIN_EARLY_STOPPING_FRACTION": "0", "RETRAIN_MIN_NEW_ROWS": "20", "RETRAIN_BATCH_SIZE": "16",
         "RETRAIN_MAX_SEQUENCE_LENGTH": "32",
         # The generated rows are separable word by word: TF-IDF scores 1.0 and a tiny BERT cannot beat it.
         "RETRAIN_FIRST_MODEL_BASELINE": "majority",
-    }.items():
+    }
+
+
+@pytest.fixture
+def flow_settings(tiny_run_env: dict[str, str], monkeypatch: pytest.MonkeyPatch):
+    """Settings for fast flow runs on the tiny BERT (learnable in a few seconds), with the schema created."""
+    from data.settings import Settings
+    from data.store import connect, create_schema
+
+    for name, value in tiny_run_env.items():
         monkeypatch.setenv(name, value)
     settings = Settings()
     create_schema(connect(settings), settings)
@@ -162,27 +198,15 @@ def live_prefect_server(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture(scope="session")
-def tiny_run_env(tiny_base_model: str) -> dict[str, str]:
-    """RETRAIN_ variables for fast runs on the tiny BERT, for processes the tests start (as `flow_settings`)."""
-    return {
-        "RETRAIN_BASE_MODEL": tiny_base_model, "RETRAIN_LEARNING_RATE": "1e-3", "RETRAIN_EPOCHS": "8",
-        "RETRAIN_EARLY_STOPPING_FRACTION": "0", "RETRAIN_MIN_NEW_ROWS": "20", "RETRAIN_BATCH_SIZE": "16",
-        "RETRAIN_MAX_SEQUENCE_LENGTH": "32",
-        # TF-IDF scores 1.0 on the generated rows: no tiny BERT beats it (see flow_settings).
-        "RETRAIN_FIRST_MODEL_BASELINE": "majority",
-    }
-
-
-@pytest.fixture(scope="session")
 def retrain_served(live_prefect_server, tiny_run_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory):
     """`retrain serve` against the live server, on its own database, serving deployment retrain/test.
 
     Shared by the deployment and the alert tests (one TensorFlow start-up, not two); each test adds
     rows of its own and asserts on what changed, so the order they run in does not matter.
     """
+    from data.settings import Settings
+    from data.store import connect, create_schema
     from models.registry import create_registry_schema
-    from retrain.settings import Settings
-    from retrain.store import connect, create_schema
     from tests.prefect_server import Served
 
     folder = tmp_path_factory.mktemp("served")

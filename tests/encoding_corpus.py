@@ -2,7 +2,7 @@
 
 The encoding check must pass every sentence of ``REAL_TEXT`` (a Portuguese or German team's rows are
 not garbage) and catch every text of ``mojibake()``: UTF-8 decoded as latin-1 or cp1252, and text
-encoded twice. Used by ``tests/test_encoding_languages.py`` and ``bench/mojibake_bench.py``.
+encoded twice. Used by ``tests/data/test_encoding_languages.py`` and ``bench/mojibake_bench.py``.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ def sentiment_rows(count: int, seed: int = 0, prefix: str = "") -> list[tuple[st
 
 def add_rows(settings, rows: list[tuple[str, str]]) -> list[int]:
     """Insert (text, label) rows into the settings' table; returns their ids."""
-    from retrain.store import NewExample, connect, insert_examples
+    from data.store import NewExample, connect, insert_examples
 
     return insert_examples(connect(settings), settings, [NewExample(text, label) for text, label in rows])
 
@@ -37,8 +37,9 @@ def register_consumed(settings, up_to=None, ids=None, parent: int | None = -1, p
 
     import pandas as pd
 
+    from data.pull import pull_new_rows
+    from data.store import connect, create_bookkeeping_schema
     from models import registry
-    from retrain.store import connect, create_bookkeeping_schema, pull_new_rows
 
     engine = connect(settings)
     create_bookkeeping_schema(engine)

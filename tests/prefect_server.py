@@ -110,7 +110,7 @@ class PrefectServer:
         home = folder / "prefect-home"
         home.mkdir(parents=True, exist_ok=True)
         port = free_port()
-        process = Process.start(  # with its UI: tests/test_browser.py opens it
+        process = Process.start(  # with its UI: tests/system/test_browser.py opens it
             [str(VENV_BIN / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
             # The UI's pages call the API at this URL (its default is port 4200).
             clean_env(PREFECT_HOME=str(home), PREFECT_UI_API_URL=f"http://127.0.0.1:{port}/api"),
@@ -190,7 +190,7 @@ class Served:
     process: Process
     server: PrefectServer
     name: str
-    settings: Any  # retrain.settings.Settings of the served runs: the test writes rows with it
+    settings: Any  # data.settings.Settings of the served runs: the test writes rows with it
     deployment_id: Any = None
 
     @classmethod

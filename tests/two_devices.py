@@ -1,7 +1,7 @@
 """Fine-tuning on one device and on two mirrored logical CPU devices, in one fresh process.
 
 ``python -m tests.two_devices BASE_MODEL WORK_DIR`` splits the CPU into two logical devices (possible
-only before TensorFlow initialises: hence a process of its own, started by tests/test_devices.py),
+only before TensorFlow initialises: hence a process of its own, started by tests/system/test_devices.py),
 then writes WORK_DIR/result.json with what the test asserts on:
 
 - ``step``: one SGD step of a dropout-free model on an odd batch (4 rows on one replica, 3 on the

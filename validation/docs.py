@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from validation.batch_checks import ValidationReport
+from validation.report import ValidationReport
 
 _LOCK = threading.Lock()
 _CONTEXTS: dict[Path, Any] = {}

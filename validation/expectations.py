@@ -18,6 +18,8 @@ import threading
 from types import SimpleNamespace
 from typing import Any
 
+from validation.text import pattern_shares
+
 _LOCK = threading.Lock()
 _LOADED: SimpleNamespace | None = None
 
@@ -52,7 +54,6 @@ def _define() -> SimpleNamespace:  # noqa: C901 - one scope for classes that mus
         column_pair_condition_partial,
     )
 
-    from validation.text import pattern_shares
 
     class ColumnValuesFirstOccurrence(ColumnMapMetricProvider):
         condition_metric_name = "column_values.retrain_first_occurrence"

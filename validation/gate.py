@@ -10,10 +10,14 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from retrain import store
-from retrain.settings import Settings
+from data.consumed import consumed_rows
+from data.pull import LabeledBatch
+from data.settings import Settings
 from validation import quarantine
-from validation.batch_checks import BatchExpectations, ReferenceData, ValidationReport, validate_batch
+from validation.batch_checks import validate_batch
+from validation.batch_expectations import BatchExpectations, ReferenceData
+from validation.checks import CHECKS
+from validation.report import ValidationReport
 
 
 @dataclass(frozen=True)
@@ -21,36 +25,32 @@ class CheckedBatch:
     """A validated batch: the report, and the rows that proceed (all of them when the batch is refused)."""
 
     report: ValidationReport
-    batch: store.LabeledBatch
+    batch: LabeledBatch
     quarantined: int  # rows quarantined by this check (0 when refused: nothing is written then)
 
 
 def expectations_for(settings: Settings) -> BatchExpectations:
-    """The batch expectations the settings ask for."""
+    """The batch expectations the settings ask for: every threshold a check declares, by its setting's name."""
     return BatchExpectations(
-        labels=tuple(settings.labels), min_new_rows=settings.min_new_rows,
-        min_text_chars=settings.min_text_chars, max_text_chars=settings.max_text_chars,
+        labels=tuple(settings.labels),
         # The pull names the mapped confidence column "confidence" (absent when unmapped).
         confidence_column="confidence" if settings.confidence_column else None,
-        min_confidence=settings.min_confidence, max_garbage_share=settings.max_garbage_share,
-        max_control_share=settings.max_control_share, length_outlier_factor=settings.length_outlier_factor,
-        max_label_kl=settings.max_label_kl, min_class_share=settings.min_class_share,
-        max_class_share=settings.max_class_share, max_quarantine_share=settings.max_quarantine_share,
         severities=settings.check_severity,
+        **{name: getattr(settings, name) for check in CHECKS for name in check.thresholds},
     )
 
 
-def reference_for(engine: sa.Engine, settings: Settings, batch: store.LabeledBatch) -> ReferenceData | None:
+def reference_for(engine: sa.Engine, settings: Settings, batch: LabeledBatch) -> ReferenceData | None:
     """The stored rows a batch is compared with: the champion's data (every row its lineage trained on or
     held out; never the batch, which waits by definition). None before the first champion."""
     if not batch.lineage.versions:
         return None
-    rows = store.consumed_rows(engine, settings, batch.lineage)
+    rows = consumed_rows(engine, settings, batch.lineage)
     return ReferenceData(rows[["id", "text", "label", "split"]].reset_index(drop=True))
 
 
 def check_batch(
-    engine: sa.Engine, settings: Settings, batch: store.LabeledBatch, flow_run: str | None = None,
+    engine: sa.Engine, settings: Settings, batch: LabeledBatch, flow_run: str | None = None,
     expectations: BatchExpectations | None = None, write: bool = True,
 ) -> CheckedBatch:
     """Validate a pulled batch; when it is accepted, quarantine the rows row checks flagged (one

@@ -1,15 +1,15 @@
 """The quarantine: rows that failed a row-level data check, kept out of training and of the held-out
 set until a person releases them. Labeled rows are never deleted or modified; the quarantine lives
-in its own table (``retrain.store.quarantine_table``), so it works for a team's mapped table too.
+in its own table (``data.store.quarantine_table``), so it works for a team's mapped table too.
 
-A released row waits like any row the champion's lineage has not consumed (``retrain.ledger``): the
+A released row waits like any row the champion's lineage has not consumed (``data.ledger``): the
 next pull takes it, wherever its timestamp lies, and keeps taking it until a version that trained on
 it is the champion or one of its ancestors. A row quarantined again by another check stays out until
 released again.
 
->>> from retrain.settings import Settings
->>> from retrain.store import NewExample, connect, create_schema, insert_examples
->>> from validation.batch_checks import FlaggedRow
+>>> from data.settings import Settings
+>>> from data.store import NewExample, connect, create_schema, insert_examples
+>>> from validation.report import FlaggedRow
 >>> s = Settings(database_url="sqlite://", table="doc_quarantine"); e = connect(s); create_schema(e, s)
 >>> [row] = insert_examples(e, s, [NewExample("donâ€™t Ã©Ã©", "negative")])
 >>> quarantine_rows(e, s, [FlaggedRow(row, (("encoding_garbage", "67% garbage"),))])
@@ -28,9 +28,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from retrain.settings import Settings
-from retrain.store import IN_CHUNK, create_quarantine_schema, quarantine_table, require_table, utcnow
-from validation.batch_checks import HARD_CHECKS, FlaggedRow
+from data.quarantine_table import create_quarantine_schema, quarantine_table
+from data.settings import Settings
+from data.sql import IN_CHUNK, utcnow
+from data.store import require_table
+from validation.checks import HARD_CHECKS
+from validation.report import FlaggedRow
 
 
 @dataclass(frozen=True)

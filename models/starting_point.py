@@ -1,0 +1,29 @@
+"""Where fine-tuning starts: the champion's weights (a warm start), or the base model the first time."""
+
+from __future__ import annotations
+
+from data.pull import LabeledBatch
+from data.settings import Settings
+from models.artifacts import open_registered
+from models.classifier import Classifier, build_classifier
+from models.encoding import choose_sequence_length, token_lengths
+from models.hardware import resolve_precision
+from models.registry import ModelVersion
+
+
+def starting_point(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Classifier:
+    """The champion's weights (warm start), or a new classifier on the base model."""
+    if champion is not None:
+        if tuple(settings.labels) != champion.labels:
+            raise ValueError(
+                f"RETRAIN_LABELS {settings.labels} differ from the champion's {list(champion.labels)}"
+                f" (version {champion.version}); a new label set needs a new database or a rollback"
+            )
+        return open_registered(settings, champion)
+    classifier = build_classifier(settings.base_model, tuple(settings.labels),
+                                  sequence_length=settings.max_sequence_length, seed=settings.seed,
+                                  dtype=resolve_precision(settings.precision))
+    # The length is chosen once, from the first data, and kept by every descendant.
+    lengths = token_lengths(classifier.tokenizer, batch.training_rows["text"].tolist())
+    classifier.sequence_length = choose_sequence_length(lengths, settings.max_sequence_length)
+    return classifier
