@@ -12,6 +12,7 @@ from data.store import connect, count_rows, create_schema
 from flows.retrain import retrain
 from models import predictions, registry
 from models.hardware import resolve_precision
+from retrain.cli import main
 from tests.helpers import add_rows, sentiment_rows
 from validation import DataCheckFailed
 
@@ -87,7 +88,7 @@ def test_better_challenger_replaces_the_champion_and_the_watermark_moves(setting
 
 
 def test_a_held_out_set_larger_than_needed_is_scored_on_its_sample_and_whole_on_demand(
-    settings, with_champion, monkeypatch
+    settings, with_champion, monkeypatch, capsys
 ):
     # The held-out sets here are tens of rows: a floor of 10 rows and a ±50-point target make them large.
     monkeypatch.setenv("RETRAIN_EVALUATION_MIN_ROWS", "10")
@@ -106,6 +107,9 @@ def test_a_held_out_set_larger_than_needed_is_scored_on_its_sample_and_whole_on_
         report.held_out_rows, report.held_out_hash)
     keys = {predictions.text_key(text) for text in held_out.frame["text"]}
     assert len(predictions.cached_predictions(engine, version.version, keys)) == 10  # only the sample scored
+    capsys.readouterr()
+    assert main(["history", "-v"]) == 0
+    assert f"evaluation sample: 10 of {report.held_out_rows:,} held-out rows" in capsys.readouterr().out
 
     add_rows(settings, sentiment_rows(60, seed=3, prefix="week three "))
     full = retrain(RunOptions(min_improvement=0.0, full_evaluation=True), triggered_by="test")
