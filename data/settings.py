@@ -106,6 +106,25 @@ class Settings(BaseSettings):
                     "N (batch_size rows per step split across them), 'cpu' the CPU even where GPUs are visible.",
     )
 
+    # --- the evaluation sample (models/evaluation_sample.py) ------------------------------
+    evaluation_half_width: float = Field(
+        default=0.01, gt=0.0, lt=1.0,
+        description="Target half-width of the interval of the challenger-minus-champion accuracy difference: the "
+                    "held-out rows scored (the evaluation sample) are as many as it needs (0.01 = ±1 point).",
+    )
+    evaluation_confidence: float = Field(
+        default=0.95, gt=0.0, lt=1.0, description="Confidence level of that interval."
+    )
+    evaluation_min_rows: int = Field(
+        default=1000, ge=1,
+        description="Fewest held-out rows the evaluation sample holds; a held-out set this small is scored whole.",
+    )
+    full_evaluation: bool = Field(
+        default=False, title="Full evaluation",
+        description="Score both models on every held-out row instead of the evaluation sample sized for "
+                    "evaluation_half_width.",
+    )
+
     # --- data checks and the promotion gate ---------------------------------------------
     min_new_rows: int = Field(
         default=50, ge=0, le=10_000_000, title="Minimum new rows",
@@ -291,7 +310,8 @@ class Settings(BaseSettings):
 
 
 # The settings one run may change; each is declared once, as a Settings field above.
-RUN_KNOBS = ("epochs", "batch_size", "learning_rate", "min_new_rows", "min_improvement", "base_model")
+RUN_KNOBS = ("epochs", "batch_size", "learning_rate", "min_new_rows", "min_improvement", "base_model",
+             "full_evaluation")
 
 
 class _RunOptionsBase(BaseModel):

@@ -1,8 +1,9 @@
 """The weekly retraining runbook.
 
 pull every row the champion's lineage has not consumed → validate them → fine-tune the
-champion on them → score champion and challenger on the same held-out set → decide →
-record the challenger with the rows it consumed → promote it only if it is better.
+champion on them → score champion and challenger on the same evaluation sample of the
+held-out set → decide → record the challenger with the rows it consumed → promote it only
+if it is better.
 
 Run it: ``retrain run`` (or ``python -m flows.retrain``, or ``retrain(RunOptions(epochs=1))``);
 every knob its options were not given takes its value from the ``RETRAIN_`` settings.
@@ -18,7 +19,13 @@ from flows import FLOW_NAME
 from models.scores import run_scores
 from tasks.checks import validate_new_rows
 from tasks.data import load_held_out_set, pull_new_rows, read_champion
-from tasks.evaluation import run_behaviour, score_baseline, score_challenger, score_champion
+from tasks.evaluation import (
+    choose_evaluation_sample,
+    run_behaviour,
+    score_baseline,
+    score_challenger,
+    score_champion,
+)
 from tasks.promotion import decide_promotion, promote_if_passed, register_challenger
 from tasks.report import RunReport, publish_report, run_report, timed
 from tasks.training import fine_tune_challenger
@@ -46,18 +53,21 @@ def retrain(options: RunOptions = NO_RUN_OPTIONS, triggered_by: str = "manual") 
     if batch.training_rows.empty:  # only reachable with min_new_rows=0
         raise ValueError("no rows wait for the champion's lineage to train on")
     with timed(steps, "pull"):
-        held_out = load_held_out_set(settings, batch)
+        held_out = load_held_out_set(settings, batch)  # every held-out row: the ledger records them all
+        evaluation = choose_evaluation_sample(settings, held_out, champion)
+    sample = evaluation.rows  # what is scored: all of held_out, or as many rows as the target interval needs
 
     with timed(steps, "fine-tune"):
         challenger = fine_tune_challenger(settings, champion, batch, dry_run)
     with timed(steps, "score challenger"):
-        challenger_scores = score_challenger(settings, challenger.classifier, held_out)
+        challenger_scores = score_challenger(settings, challenger.classifier, sample)
     with timed(steps, "score champion"):  # only held-out rows it has no recorded prediction for
-        champion_scores = score_champion(settings, champion, held_out, dry_run) if champion else None
+        champion_scores = score_champion(settings, champion, sample, dry_run) if champion else None
     with timed(steps, "baselines and behaviour"):
-        tfidf = score_baseline(settings, batch, held_out)
+        tfidf = score_baseline(settings, batch, sample)
         behaviour = run_behaviour(settings, challenger.classifier, champion)
-    scores = run_scores(held_out, challenger.classifier.labels, challenger_scores, champion_scores, tfidf, behaviour)
+    scores = run_scores(sample, challenger.classifier.labels, challenger_scores, champion_scores, tfidf, behaviour,
+                        evaluation.plan)
 
     decision = decide_promotion(settings, scores)
     with timed(steps, "register and promote"):

@@ -31,6 +31,10 @@ from statistics import NormalDist
 
 import numpy as np
 
+from data.held_out import HeldOutSet, content_hash
+from data.settings import Settings
+from models.registry import ModelVersion
+
 # key(id) = (id mod 2**32) * MULTIPLIER mod 2**32: Knuth's multiplicative hash with the 32-bit
 # golden-ratio constant below 2**31, so the product fits a signed 64-bit integer and the same key is
 # one integer expression in SQL (``sample_key_sql``), on SQLite and PostgreSQL alike. Consecutive
@@ -199,3 +203,56 @@ def plan_sample(held_out_rows: int, target_half_width: float, discordance_rate: 
                       confidence=confidence, discordance_rate=discordance_rate, discordance_source=source,
                       expected_half_width=expected_half_width(rows, discordance_rate, confidence),
                       full=rows == held_out_rows)
+
+
+def discordance_prior(champion: ModelVersion | None) -> tuple[float, str]:
+    """The discordance rate to size this run's sample for, before either model is scored, and its source.
+
+    The champion's own run recorded how many of its rows it and its parent disagreed on (from their
+    recorded predictions); consecutive versions disagree about as often, and the upper bound of that
+    count, not the count, keeps a lucky week from undersizing the next. A champion without such a
+    record (the first one) bounds it by the error rates: two models that each err on a share ``e``
+    of rows disagree on at most ``2e``. Before any champion, the largest rate there is.
+    """
+    if champion is None:
+        return 1.0, "no champion yet: the largest possible rate"
+    paired = (champion.metrics or {}).get("paired")
+    if paired and paired.get("rows"):
+        discordant = int(paired["challenger_only_correct"]) + int(paired["champion_only_correct"])
+        rows = int(paired["rows"])
+        return (discordance_upper_bound(discordant, rows),
+                f"upper bound from v{champion.version}'s run: {discordant:,} of {rows:,} rows discordant")
+    return (min(1.0, 2 * (1.0 - champion.accuracy)),
+            f"at most twice champion v{champion.version}'s error rate {1 - champion.accuracy:.3f}")
+
+
+@dataclass(frozen=True)
+class EvaluationSample:
+    """The held-out rows a run scores both models on, and the plan that sized them."""
+
+    rows: HeldOutSet
+    plan: SamplePlan | None  # None only for an empty held-out set, which nothing can be scored on
+
+
+def choose_evaluation_sample(settings: Settings, held_out: HeldOutSet, champion: ModelVersion | None
+                             ) -> EvaluationSample:
+    """This run's evaluation sample: sized for the settings' target interval from the champion's record;
+    the whole held-out set with ``full_evaluation`` or when it is no larger than that."""
+    if held_out.size == 0:  # scoring refuses it, as it always has
+        return EvaluationSample(held_out, None)
+    rate, source = discordance_prior(champion)
+    plan = plan_sample(held_out.size, settings.evaluation_half_width, rate, source,
+                       confidence=settings.evaluation_confidence, min_rows=settings.evaluation_min_rows,
+                       full_evaluation=settings.full_evaluation)
+    return EvaluationSample(evaluation_sample(held_out, plan.rows), plan)
+
+
+def evaluation_sample(held_out: HeldOutSet, rows: int) -> HeldOutSet:
+    """The first ``rows`` of the held-out set's evaluation order, in id order like the held-out set;
+    the held-out set itself when that is all of it."""
+    if rows >= held_out.size:
+        return held_out
+    frame = held_out.frame
+    chosen = evaluation_order(frame["id"].to_numpy(), frame["label"].to_numpy())[:rows]
+    sample = frame[frame["id"].isin(chosen)].reset_index(drop=True)
+    return HeldOutSet(frame=sample, content_hash=content_hash(sample))

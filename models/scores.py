@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from data.held_out import HeldOutSet
 from models.behaviour import BehaviourComparison
 from models.evaluation import Metrics, majority_baseline
+from models.evaluation_sample import SamplePlan
 from models.slices import Slices
 
 
@@ -33,13 +34,15 @@ class Scores:
     baseline: Metrics  # the majority class
     tfidf: Scored | None = None  # TF-IDF + logistic regression trained this run
     behaviour: BehaviourComparison | None = None
+    sample: SamplePlan | None = None  # how many of the held-out rows were scored, and why
 
 
 def run_scores(
     held_out: HeldOutSet, labels: tuple[str, ...], challenger: Scored, champion: Scored | None,
-    tfidf: Scored | None = None, behaviour: BehaviourComparison | None = None,
+    tfidf: Scored | None = None, behaviour: BehaviourComparison | None = None, sample: SamplePlan | None = None,
 ) -> Scores:
-    """A run's scores, with always answering the held-out set's most frequent label as the floor."""
+    """A run's scores on the rows of ``held_out`` (the evaluation sample ``sample`` planned), with always
+    answering their most frequent label as the floor."""
     truth = held_out.frame["label"].tolist()
     return Scores(truth=truth, challenger=challenger, champion=champion, baseline=majority_baseline(truth, labels),
-                  tfidf=tfidf, behaviour=behaviour)
+                  tfidf=tfidf, behaviour=behaviour, sample=sample)

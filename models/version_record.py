@@ -49,7 +49,8 @@ def run_metrics(
                          "resumed_from_epoch": challenger.training.resumed_from_epoch,
                          "seconds": round(challenger.training.seconds, 1),
                          "early_stopping_rows": challenger.training.early_stopping_rows},
-            "pulled_behind_watermark": batch.behind}
+            "pulled_behind_watermark": batch.behind,
+            "evaluation_sample": scores.sample.to_dict() if scores.sample else None}
 
 
 def version_record(

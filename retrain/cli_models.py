@@ -67,6 +67,8 @@ def cmd_history(args: argparse.Namespace) -> int:
             roles = consumed.get(v.version, {})
             print("       ledger: " + (", ".join(f"{n} {role.replace('_', ' ')}" for role, n in sorted(roles.items()))
                                      or "no rows consumed"))
+            if sample := (v.metrics or {}).get("evaluation_sample"):  # recorded since the sample was sized
+                print(f"       evaluation sample: {sample['reason']}")
             for line in _quality_lines(v.metrics or {}):
                 print(f"       {line}")
     promotions = registry.promotion_history(engine)

@@ -1,5 +1,6 @@
-"""The evaluation steps: champion, challenger and the TF-IDF baseline scored on the same held-out
-snapshot (``models.scoring``, ``models.baseline``), and both models run through the behaviour suite."""
+"""The evaluation steps: the evaluation sample chosen from the held-out snapshot
+(``models.evaluation_sample``), champion, challenger and the TF-IDF baseline scored on it
+(``models.scoring``, ``models.baseline``), and both models run through the behaviour suite."""
 
 from __future__ import annotations
 
@@ -12,15 +13,27 @@ from data.settings import Settings
 from models.baseline import baseline_training_rows, score_tfidf
 from models.behaviour import BehaviourComparison
 from models.classifier import Classifier
+from models.evaluation_sample import EvaluationSample
+from models.evaluation_sample import choose_evaluation_sample as choose_sample
 from models.registry import ModelVersion
 from models.scores import Scored
 from models.scoring import behaviour_of, score, score_version
 from tasks.retries import DATABASE_RETRIES, DATABASE_RETRY_DELAYS, database_unreachable
 
 
+@task(name="choose evaluation sample", cache_policy=NO_CACHE)
+def choose_evaluation_sample(settings: Settings, held_out: HeldOutSet, champion: ModelVersion | None
+                             ) -> EvaluationSample:
+    """The held-out rows both models are scored on: as many as the target interval needs, or all of them."""
+    sample = choose_sample(settings, held_out, champion)
+    if sample.plan is not None:
+        get_run_logger().info("evaluation sample: %s", sample.plan.reason)
+    return sample
+
+
 @task(name="score challenger", cache_policy=NO_CACHE)
 def score_challenger(settings: Settings, classifier: Classifier, held_out: HeldOutSet) -> Scored:
-    """The challenger on every held-out row."""
+    """The challenger on every row of the evaluation sample."""
     scored = score(classifier, held_out, settings.eval_batch_size)
     get_run_logger().info("challenger accuracy %.4f on %d held-out rows", scored.metrics.accuracy, held_out.size)
     return scored

@@ -16,6 +16,7 @@ from data.pull import LabeledBatch
 from models.behaviour import format_results
 from models.challenger import Challenger
 from models.evaluation import Metrics
+from models.evaluation_sample import expected_half_width
 from models.promotion import Decision, PairedComparison
 from models.registry import ModelVersion
 from models.scores import Scores
@@ -47,6 +48,11 @@ class RunReport:
     rows_behind_watermark: int = 0  # waiting rows a timestamp order would have skipped
     step_seconds: dict[str, float] = field(default_factory=dict)  # wall time per step of the run
     tfidf_accuracy: float | None = None  # TF-IDF + logistic regression trained on this run's rows
+    evaluation_rows: int = 0  # the held-out rows both models were scored on (the evaluation sample)
+    evaluation_reason: str = ""  # why that many (models.evaluation_sample.SamplePlan.reason)
+    target_half_width: float | None = None  # of the accuracy difference's interval, that the sample is sized for
+    evaluation_confidence: float | None = None  # of that interval
+    achieved_half_width: float | None = None  # of that interval on the rows' discordance (None without a champion)
 
 
 def run_outcome(decision: Decision, promoted: bool, dry_run: bool) -> tuple[str, str]:
@@ -65,8 +71,9 @@ def run_report(
     challenger: Challenger, scores: Scores, version: ModelVersion, decision: Decision, promoted: bool,
     dry_run: bool, steps: dict[str, float],
 ) -> RunReport:
-    """The report of a finished run: its rows, checks, scores, decision and time per step."""
+    """The report of a finished run: its rows, checks, scores, evaluation sample, decision and time per step."""
     outcome, reason = run_outcome(decision, promoted, dry_run)
+    plan, paired = scores.sample, decision.paired
     return RunReport(
         rows_pulled=checks.row_count, rows_trained=challenger.training.train_rows,  # pulled: quarantined rows too
         rows_early_stopping=challenger.training.early_stopping_rows, rows_behind_watermark=batch.behind,
@@ -80,7 +87,18 @@ def run_report(
         examples_per_second=challenger.training.examples_per_second,
         step_seconds={name: round(seconds, 2) for name, seconds in steps.items()},
         tfidf_accuracy=scores.tfidf.metrics.accuracy if scores.tfidf else None,
+        evaluation_rows=len(scores.truth), evaluation_reason=plan.reason if plan else "",
+        target_half_width=plan.target_half_width if plan else None,
+        evaluation_confidence=plan.confidence if plan else None,
+        achieved_half_width=achieved_half_width(paired, plan.confidence) if paired and plan else None,
     )
+
+
+def achieved_half_width(paired: PairedComparison, confidence: float) -> float:
+    """The half-width of the accuracy difference's interval at ``confidence`` on the rows scored, by the
+    normal approximation the sample was sized with, at the discordance and difference measured."""
+    discordant = paired.challenger_only_correct + paired.champion_only_correct
+    return expected_half_width(paired.rows, discordant / paired.rows, confidence, paired.difference)
 
 
 @contextmanager
@@ -91,6 +109,16 @@ def timed(steps: dict[str, float], name: str) -> Iterator[None]:
         yield
     finally:
         steps[name] = steps.get(name, 0.0) + time.perf_counter() - started
+
+
+def _interval(report: RunReport) -> str:
+    """The accuracy difference's interval: achieved (with a champion) and targeted."""
+    if report.target_half_width is None:
+        return ""
+    target = f"±{100 * report.target_half_width:.1f} points at {100 * report.evaluation_confidence:g}%"
+    if report.achieved_half_width is None:
+        return f"; no champion to compare, interval targeted {target}"
+    return f"; accuracy-difference interval achieved ±{100 * report.achieved_half_width:.2f} points (targeted {target})"
 
 
 def _metrics_rows(name: str, metrics: Metrics | None) -> list[str]:
@@ -133,6 +161,8 @@ def render_markdown(
         f"back for early stopping and trained next run; {report.rows_behind_watermark} from behind the watermark)",
         f"- data checks: {report.checks_passed}/{report.checks_total} passed",
         f"- held-out set: {report.held_out_rows} rows, content hash `{report.held_out_hash[:16]}`",
+        *([f"- evaluation sample: {report.evaluation_reason}"
+           + _interval(report)] if report.evaluation_reason else []),
         f"- fine-tuning: {report.train_seconds:.0f} s, {report.examples_per_second:.1f} examples/s",
         *([f"- time per step: {', '.join(f'{n} {s:.1f} s' for n, s in report.step_seconds.items())}"]
           if report.step_seconds else []),

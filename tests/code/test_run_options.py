@@ -12,9 +12,10 @@ from data.settings import RUN_KNOBS, RunOptions, Settings
 from retrain.cli import build_parser, main
 from retrain.cli_run_flags import run_options
 
-# A value just out of each knob's bounds.
+# A value just out of each knob's bounds; a switch (a bool knob) has none, only values that are no bool.
 OUT_OF_BOUNDS = {"epochs": 101, "batch_size": 0, "learning_rate": 0.0, "min_new_rows": -1,
                  "min_improvement": 1.01, "base_model": ""}
+SWITCHES = {"full_evaluation"}
 
 
 def run_flags() -> dict[str, argparse.Action]:
@@ -24,7 +25,8 @@ def run_flags() -> dict[str, argparse.Action]:
 
 
 def test_the_form_fields_are_the_settings_fields_of_the_run_knobs():
-    assert set(OUT_OF_BOUNDS) == set(RUN_KNOBS)
+    assert set(OUT_OF_BOUNDS) | SWITCHES == set(RUN_KNOBS)
+    assert {name for name in RUN_KNOBS if Settings.model_fields[name].annotation is bool} == SWITCHES
     form, settings = RunOptions.model_json_schema(), Settings.model_json_schema()
     assert list(form["properties"]) == [*RUN_KNOBS, "dry_run"] and form["title"] == "Retraining options"
     for name in RUN_KNOBS:  # type, default, bounds, title and description: what the UI renders and enforces
@@ -67,7 +69,17 @@ def test_only_the_knobs_a_run_was_given_override_the_settings():
     assert form.override(Settings()).epochs == 7
 
 
-@pytest.mark.parametrize("name", RUN_KNOBS)
+def test_full_evaluation_is_a_switch_of_the_run_that_overrides_the_setting():
+    given = run_options(build_parser().parse_args(["run", "--full-evaluation"]))
+    assert given.model_fields_set == {"full_evaluation"} and given.full_evaluation
+    assert given.override(Settings()).full_evaluation and not Settings().full_evaluation
+    assert RunOptions().override(Settings(full_evaluation=True)).full_evaluation  # not given: the setting kept
+    for name in SWITCHES:
+        with pytest.raises(ValidationError, match=name):
+            RunOptions(**{name: "maybe"})
+
+
+@pytest.mark.parametrize("name", list(OUT_OF_BOUNDS))
 def test_a_value_out_of_bounds_is_refused_by_the_settings_the_form_and_the_flags(name, monkeypatch, capsys):
     value = OUT_OF_BOUNDS[name]
     with pytest.raises(ValidationError, match=name):
@@ -95,5 +107,5 @@ def test_the_deployment_form_refuses_what_the_settings_refuse():
     # The schema Prefect registers with the deployment; the API checks a run's parameters against it.
     schema = parameter_schema(retrain_deployment).model_dump(exclude_unset=True)
     assert not validate({"options": RunOptions.from_settings(Settings()).model_dump()}, schema)
-    for name, value in OUT_OF_BOUNDS.items():
+    for name, value in [*OUT_OF_BOUNDS.items(), *((name, "maybe") for name in SWITCHES)]:
         assert validate({"options": {name: value}}, schema), f"the form accepts {name}={value!r}"

@@ -12,6 +12,7 @@ from data.store import connect, count_rows, create_schema
 from flows.retrain import retrain
 from models import predictions, registry
 from models.hardware import resolve_precision
+from retrain.cli import main
 from tests.helpers import add_rows, sentiment_rows
 from validation import DataCheckFailed
 
@@ -58,6 +59,10 @@ def test_first_run_trains_and_promotes_the_first_champion(database, request, tin
     assert champion.watermark.id == max(ids)
     assert champion.test_set_hash == report.held_out_hash
     assert [p.to_version for p in registry.promotion_history(engine)] == [champion.version]
+    # A held-out set below the evaluation sample's floor is scored whole, as it always was.
+    assert report.evaluation_rows == report.held_out_rows and report.evaluation_reason.startswith("all ")
+    assert champion.metrics["evaluation_sample"]["full"]
+    assert champion.metrics["challenger"]["rows"] == champion.test_rows
 
 
 def test_better_challenger_replaces_the_champion_and_the_watermark_moves(settings, with_champion):
@@ -80,6 +85,35 @@ def test_better_challenger_replaces_the_champion_and_the_watermark_moves(setting
     else:  # a tie on a learnable task: the rule keeps the champion and its watermark
         assert report.challenger_accuracy <= report.champion_accuracy
         assert registry.champion(engine).version == with_champion.version
+
+
+def test_a_held_out_set_larger_than_needed_is_scored_on_its_sample_and_whole_on_demand(
+    settings, with_champion, monkeypatch, capsys
+):
+    # The held-out sets here are tens of rows: a floor of 10 rows and a ±50-point target make them large.
+    monkeypatch.setenv("RETRAIN_EVALUATION_MIN_ROWS", "10")
+    monkeypatch.setenv("RETRAIN_EVALUATION_HALF_WIDTH", "0.5")
+    engine = connect(settings)
+    add_rows(settings, sentiment_rows(60, seed=2, prefix="week two "))
+    report = retrain(RunOptions(min_improvement=0.0), triggered_by="test")
+
+    version = registry.get_version(engine, report.challenger_version)
+    assert report.evaluation_rows == 10 < report.held_out_rows and "10 of " in report.evaluation_reason
+    assert report.target_half_width == 0.5 and report.achieved_half_width is not None
+    assert version.metrics["evaluation_sample"]["rows"] == version.metrics["challenger"]["rows"] == 10
+    # The held-out set is still every held-out row, each recorded in the ledger for the lineage.
+    held_out = held_out_set(engine, settings, registry.lineage_of(engine, version.version))
+    assert (held_out.size, held_out.content_hash) == (version.test_rows, version.test_set_hash) == (
+        report.held_out_rows, report.held_out_hash)
+    keys = {predictions.text_key(text) for text in held_out.frame["text"]}
+    assert len(predictions.cached_predictions(engine, version.version, keys)) == 10  # only the sample scored
+    capsys.readouterr()
+    assert main(["history", "-v"]) == 0
+    assert f"evaluation sample: 10 of {report.held_out_rows:,} held-out rows" in capsys.readouterr().out
+
+    add_rows(settings, sentiment_rows(60, seed=3, prefix="week three "))
+    full = retrain(RunOptions(min_improvement=0.0, full_evaluation=True), triggered_by="test")
+    assert full.evaluation_rows == full.held_out_rows > 10 and "full evaluation requested" in full.evaluation_reason
 
 
 def test_rejected_challenger_leaves_champion_and_watermark_so_rows_come_back(settings, with_champion):
