@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import keras
+
 from data.pull import LabeledBatch
 from data.settings import Settings
 from models.artifacts import open_registered
@@ -19,6 +21,10 @@ def starting_point(settings: Settings, champion: ModelVersion | None, batch: Lab
                 f"RETRAIN_LABELS {settings.labels} differ from the champion's {list(champion.labels)}"
                 f" (version {champion.version}); a new label set needs a new database or a rollback"
             )
+        # A loaded model's dropout seeds are drawn from Python's global random state as its layers are
+        # rebuilt, and Prefect draws run names from that state too: without this, a warm start's
+        # training depended on how many runs the process had named before (the demo's weeks differed).
+        keras.utils.set_random_seed(settings.seed)
         return open_registered(settings, champion)
     classifier = build_classifier(settings.base_model, tuple(settings.labels),
                                   sequence_length=settings.max_sequence_length, seed=settings.seed,

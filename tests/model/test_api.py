@@ -219,3 +219,25 @@ def test_behave_without_a_suite_or_a_champion_says_what_is_missing(tmp_path, cap
     (tmp_path / "suite.yaml").write_text(SUITE)
     assert main(["behave", str(tmp_path / "suite.yaml")]) == 1
     assert "no champion yet" in capsys.readouterr().err
+
+
+def test_a_warm_start_trains_alike_whatever_the_process_drew_before(champion):
+    """Fine-tuning from the champion is reproducible in a process that ran other flows first: a loaded
+    model's dropout seeds must not come from whatever Python's global random state holds by then."""
+    import random
+
+    from models.starting_point import starting_point
+    from models.training import TrainingConfig, fine_tune
+
+    settings = Settings(labels=list(LABELS))
+    texts = [f"{word} flight number {i}" for i, word in enumerate(["great", "awful", "okay"] * 8)]
+    labels = list(LABELS) * 8
+    trained = []
+    for draws in (0, 5):
+        for _ in range(draws):  # as Prefect does when it names a run
+            random.random()
+        classifier = starting_point(settings, champion, batch=None)
+        config = TrainingConfig(epochs=1, batch_size=8, early_stopping_fraction=0.0, seed=3)
+        fine_tune(classifier, texts, labels, config)
+        trained.append([np.asarray(w) for w in classifier.task.trainable_weights])
+    assert all(np.array_equal(a, b) for a, b in zip(*trained, strict=True))
