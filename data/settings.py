@@ -262,21 +262,11 @@ class Settings(BaseSettings):
         return cleaned
 
     @model_validator(mode="after")
-    def _text_bounds_are_ordered(self) -> Settings:
-        if self.min_text_chars > self.max_text_chars:
-            raise ValueError(
-                f"RETRAIN_MIN_TEXT_CHARS ({self.min_text_chars}) exceeds "
-                f"RETRAIN_MAX_TEXT_CHARS ({self.max_text_chars})"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _class_shares_are_ordered(self) -> Settings:
-        if self.min_class_share > self.max_class_share:
-            raise ValueError(
-                f"RETRAIN_MIN_CLASS_SHARE ({self.min_class_share}) exceeds "
-                f"RETRAIN_MAX_CLASS_SHARE ({self.max_class_share})"
-            )
+    def _bounds_are_ordered(self) -> Settings:
+        for low, high in (("min_text_chars", "max_text_chars"), ("min_class_share", "max_class_share")):
+            if getattr(self, low) > getattr(self, high):
+                raise ValueError(f"RETRAIN_{low.upper()} ({getattr(self, low)}) exceeds "
+                                 f"RETRAIN_{high.upper()} ({getattr(self, high)})")
         return self
 
     def resolved_database_url(self) -> str:

@@ -91,3 +91,12 @@ def test_the_default_database_is_a_sqlite_file_in_retrain_home(tmp_path: Path) -
 def test_retrain_database_url_wins_over_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("RETRAIN_DATABASE_URL", f"sqlite:///{tmp_path / 'elsewhere.db'}")
     assert Settings().resolved_database_url() == f"sqlite:///{tmp_path / 'elsewhere.db'}"
+
+
+@pytest.mark.parametrize(("low", "high", "values"), [
+    ("min_text_chars", "max_text_chars", {"min_text_chars": 50, "max_text_chars": 10}),
+    ("min_class_share", "max_class_share", {"min_class_share": 0.6, "max_class_share": 0.5}),
+])
+def test_a_lower_bound_above_its_upper_bound_is_refused_naming_both_settings(low, high, values):
+    with pytest.raises(ValueError, match=rf"RETRAIN_{low.upper()} \(.*\) exceeds RETRAIN_{high.upper()}"):
+        Settings(**values)
