@@ -56,11 +56,14 @@ def baseline_training_rows(settings: Settings, batch: LabeledBatch) -> pd.DataFr
     """The rows the TF-IDF baseline trains on: every row the champion's lineage trained on and this
     run's new training rows (quarantined rows are in neither), the newest ``baseline_max_rows`` of
     them. The same rows a from-scratch retrain would use; never a held-out row."""
-    earlier = trained_rows(connect(settings), settings, batch.lineage)
+    if not settings.baseline_max_rows:
+        return batch.training_rows.iloc[:0]
+    # The newest of the union are among the newest of each part: read no more of the lineage's rows.
+    earlier = trained_rows(connect(settings), settings, batch.lineage, newest=settings.baseline_max_rows)
     new = batch.training_rows
     rows = pd.concat([earlier, new[earlier.columns]], ignore_index=True) if len(earlier) else new
     rows = rows.sort_values(["labeled_at", "id"])
-    return rows.iloc[-settings.baseline_max_rows:] if settings.baseline_max_rows else rows.iloc[:0]
+    return rows.iloc[-settings.baseline_max_rows:]
 
 
 def score_tfidf(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from data.consumed import trained_rows
+from data.consumed import trained_rows, trained_strata
 from data.pull import LabeledBatch
 from data.settings import Settings
 from data.store import connect
@@ -68,9 +68,10 @@ def replay_sample(candidates: pd.DataFrame, rows: int, seed: int = 0) -> list[in
 
 
 def replay_candidates(settings: Settings, champion: ModelVersion, batch: LabeledBatch) -> pd.DataFrame:
-    """The rows replay may sample: those the champion's lineage trained on (the ledger names them;
-    they are never in the batch, which holds only rows the lineage has not consumed)."""
-    return trained_rows(connect(settings), settings, batch.lineage)
+    """The rows replay may sample (ids, labels, times and sources; no texts): those the champion's lineage
+    trained on (the ledger names them; they are never in the batch, which holds only rows the lineage
+    has not consumed)."""
+    return trained_strata(connect(settings), settings, batch.lineage)
 
 
 def with_replay(
@@ -83,5 +84,5 @@ def with_replay(
         return rows, []
     pool = replay_candidates(settings, champion, batch)
     ids = replay_sample(pool, size, settings.seed)
-    replayed = pool[pool["id"].isin(ids)]
+    replayed = trained_rows(connect(settings), settings, batch.lineage, ids=ids)  # the texts of the chosen only
     return pd.concat([rows, replayed[rows.columns.intersection(replayed.columns)]], ignore_index=True), ids

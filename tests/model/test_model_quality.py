@@ -246,6 +246,27 @@ def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, ma
     assert isinstance(champion.watermark, Watermark)
 
 
+def test_replay_and_baseline_read_only_what_they_use(tmp_path, make_champion) -> None:
+    """The replay pool carries no texts, and the baseline reads only the newest rows it trains on;
+    both give what reading every row the lineage trained on would."""
+    from data.consumed import trained_rows, trained_strata
+    from data.pull import pull_new_rows
+
+    settings, engine = _store(tmp_path, weeks=3)
+    make_champion(settings, pull_new_rows(engine, settings).end)
+    lineage = registry.lineage_of(engine)
+    every = trained_rows(engine, settings, lineage)
+    pool = trained_strata(engine, settings, lineage)
+    assert "text" not in pool.columns and len(every) > 50
+    pd.testing.assert_frame_equal(pool, every[["id", "label", "labeled_at", "source"]])
+    newest = every.sort_values(["labeled_at", "id"]).iloc[-25:].sort_values("id", ignore_index=True)
+    pd.testing.assert_frame_equal(trained_rows(engine, settings, lineage, newest=25), newest)
+    chosen = replay_sample(pool, 30, seed=3)
+    pd.testing.assert_frame_equal(trained_rows(engine, settings, lineage, ids=chosen),
+                                  every[every["id"].isin(chosen)].reset_index(drop=True))
+    assert trained_rows(engine, settings, lineage, newest=0).empty
+
+
 # --- the run's report --------------------------------------------------------------------------------
 def test_report_shows_baseline_slices_and_behaviour() -> None:
     from models.scores import Scored, Scores
