@@ -14,6 +14,8 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
@@ -38,6 +40,23 @@ CONSUME = sa.text("""
 """)
 
 
+@contextmanager
+def scratch_schema(url: str) -> Iterator[sa.Engine]:
+    """An engine whose tables live in a new PostgreSQL schema, dropped with everything in it at the end."""
+    schema = f"retrain_bench_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(schema))
+    engine = sa.create_engine(url, connect_args={"options": f"-csearch_path={schema}"})
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.begin() as conn:
+            conn.execute(sa.schema.DropSchema(schema, cascade=True))
+        admin.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--url", default="postgresql+psycopg://postgres@127.0.0.1:5432/test")
@@ -46,13 +65,8 @@ def main() -> None:
     parser.add_argument("--late", type=int, default=100, help="rows behind the watermark never consumed")
     args = parser.parse_args()
 
-    schema = f"retrain_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.url)
-    with admin.begin() as conn:
-        conn.execute(sa.schema.CreateSchema(schema))
-    engine = sa.create_engine(args.url, connect_args={"options": f"-csearch_path={schema}"})
     settings = Settings(database_url=args.url)
-    try:
+    with scratch_schema(args.url) as engine:
         create_schema(engine, settings)
         started = time.perf_counter()
         with engine.begin() as conn:
@@ -102,11 +116,6 @@ def main() -> None:
               f"{pull * 1000:.0f} ms (best of 3); reading the whole table: {full * 1000:.0f} ms; "
               f"ratio {full / pull:.1f}x")
         print(f"index used, no sequential scan: {uses_index}")
-    finally:
-        engine.dispose()
-        with admin.begin() as conn:
-            conn.execute(sa.schema.DropSchema(schema, cascade=True))
-        admin.dispose()
 
 
 if __name__ == "__main__":
