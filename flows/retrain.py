@@ -25,6 +25,7 @@ from tasks.evaluation import (
     score_baseline,
     score_challenger,
     score_champion,
+    size_sample_from_pilot,
 )
 from tasks.promotion import decide_promotion, promote_if_passed, register_challenger
 from tasks.report import RunReport, publish_report, run_report, timed
@@ -59,10 +60,18 @@ def retrain(options: RunOptions = NO_RUN_OPTIONS, triggered_by: str = "manual") 
 
     with timed(steps, "fine-tune"):
         challenger = fine_tune_challenger(settings, champion, batch, dry_run)
+    pilot_challenger = pilot_champion = None
+    if evaluation.pilot:  # a first champion has no paired record: how often the two disagree sizes the sample
+        with timed(steps, "score challenger"):
+            pilot_challenger = score_challenger(settings, challenger.classifier, sample)
+        with timed(steps, "score champion"):
+            pilot_champion = score_champion(settings, champion, sample, dry_run)
+        evaluation = size_sample_from_pilot(settings, held_out, evaluation, pilot_challenger, pilot_champion)
+        sample = evaluation.rows  # starts with the pilot's rows: neither model runs on them again
     with timed(steps, "score challenger"):
-        challenger_scores = score_challenger(settings, challenger.classifier, sample)
+        challenger_scores = score_challenger(settings, challenger.classifier, sample, pilot_challenger)
     with timed(steps, "score champion"):  # only held-out rows it has no recorded prediction for
-        champion_scores = score_champion(settings, champion, sample, dry_run) if champion else None
+        champion_scores = score_champion(settings, champion, sample, dry_run, pilot_champion) if champion else None
     with timed(steps, "baselines and behaviour"):
         tfidf = score_baseline(settings, batch, sample)
         behaviour = run_behaviour(settings, challenger.classifier, champion)

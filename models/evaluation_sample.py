@@ -26,6 +26,7 @@ The sample is
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from statistics import NormalDist
 
@@ -205,14 +206,14 @@ def plan_sample(held_out_rows: int, target_half_width: float, discordance_rate: 
                       full=rows == held_out_rows)
 
 
-def discordance_prior(champion: ModelVersion | None) -> tuple[float, str]:
-    """The discordance rate to size this run's sample for, before either model is scored, and its source.
+def discordance_prior(champion: ModelVersion | None) -> tuple[float, str] | None:
+    """The discordance rate to size this run's sample for, before either model is scored, and its source;
+    None when the champion has no record of one (the first champion): the run measures it on a pilot.
 
     The champion's own run recorded how many of its rows it and its parent disagreed on (from their
     recorded predictions); consecutive versions disagree about as often, and the upper bound of that
-    count, not the count, keeps a lucky week from undersizing the next. A champion without such a
-    record (the first one) bounds it by the error rates: two models that each err on a share ``e``
-    of rows disagree on at most ``2e``. Before any champion, the largest rate there is.
+    count, not the count, keeps a lucky week from undersizing the next. Before any champion, the
+    largest rate there is.
     """
     if champion is None:
         return 1.0, "no champion yet: the largest possible rate"
@@ -222,25 +223,66 @@ def discordance_prior(champion: ModelVersion | None) -> tuple[float, str]:
         rows = int(paired["rows"])
         return (discordance_upper_bound(discordant, rows),
                 f"upper bound from v{champion.version}'s run: {discordant:,} of {rows:,} rows discordant")
+    return None
+
+
+def error_bound(champion: ModelVersion) -> tuple[float, str]:
+    """Two models that each err on a share ``e`` of rows disagree on at most ``2e``: a bound for a
+    champion without a paired record, used only to state the interval of a set scored whole (it is
+    too loose to size a sample by: 38% discordance for a 19%-error champion asks for 14,600 rows)."""
     return (min(1.0, 2 * (1.0 - champion.accuracy)),
             f"at most twice champion v{champion.version}'s error rate {1 - champion.accuracy:.3f}")
 
 
 @dataclass(frozen=True)
 class EvaluationSample:
-    """The held-out rows a run scores both models on, and the plan that sized them."""
+    """The held-out rows a run scores both models on, and the plan that sized them.
+
+    A *pilot* (``pilot`` true, ``plan`` None) is the first ``evaluation_min_rows`` rows of the order:
+    score both models on it, then ``size_from_pilot`` gives the sample, which starts with those rows.
+    """
 
     rows: HeldOutSet
-    plan: SamplePlan | None  # None only for an empty held-out set, which nothing can be scored on
+    plan: SamplePlan | None  # None for a pilot, and for an empty held-out set, which nothing can be scored on
+    pilot: bool = False
 
 
 def choose_evaluation_sample(settings: Settings, held_out: HeldOutSet, champion: ModelVersion | None
                              ) -> EvaluationSample:
     """This run's evaluation sample: sized for the settings' target interval from the champion's record;
-    the whole held-out set with ``full_evaluation`` or when it is no larger than that."""
+    a pilot when the champion has none and the held-out set is larger than the pilot; the whole held-out
+    set with ``full_evaluation`` or when it is no larger than the sample."""
     if held_out.size == 0:  # scoring refuses it, as it always has
         return EvaluationSample(held_out, None)
-    rate, source = discordance_prior(champion)
+    prior = discordance_prior(champion)
+    if prior is None:
+        if not settings.full_evaluation and held_out.size > settings.evaluation_min_rows:
+            return EvaluationSample(evaluation_sample(held_out, settings.evaluation_min_rows), None, pilot=True)
+        prior = error_bound(champion)
+    return _sample(settings, held_out, *prior)
+
+
+def size_from_pilot(settings: Settings, held_out: HeldOutSet, truth: Sequence[str],
+                    challenger: Sequence[str], champion: Sequence[str]) -> EvaluationSample:
+    """The evaluation sample sized from a pilot's discordant rows (rows exactly one of the two models
+    got right): the 80% upper bound of their share, as for a champion's record. The sample's first
+    rows are the pilot's, so neither model runs on them again.
+
+    >>> import pandas as pd
+    >>> held_out = HeldOutSet(pd.DataFrame({"id": range(1, 20_001), "text": "t", "label": "a"}), "")
+    >>> truth = ["a"] * 1000
+    >>> sample = size_from_pilot(Settings(), held_out, truth, truth, ["a"] * 900 + ["b"] * 100)
+    >>> sample.plan.rows, sample.plan.discordance_source
+    (4181, 'upper bound from a pilot of 1,000 rows: 100 discordant')
+    """
+    if not len(truth) == len(challenger) == len(champion) > 0:
+        raise ValueError(f"a pilot of {len(truth)} rows with {len(challenger)} and {len(champion)} predictions")
+    discordant = sum((a == t) != (b == t) for t, a, b in zip(truth, challenger, champion, strict=True))
+    return _sample(settings, held_out, discordance_upper_bound(discordant, len(truth)),
+                   f"upper bound from a pilot of {len(truth):,} rows: {discordant:,} discordant")
+
+
+def _sample(settings: Settings, held_out: HeldOutSet, rate: float, source: str) -> EvaluationSample:
     plan = plan_sample(held_out.size, settings.evaluation_half_width, rate, source,
                        confidence=settings.evaluation_confidence, min_rows=settings.evaluation_min_rows,
                        full_evaluation=settings.full_evaluation)

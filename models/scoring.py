@@ -46,10 +46,12 @@ def score(
                   slices=slice_scores(held_out.frame, predicted))
 
 
-def score_version(settings: Settings, version: ModelVersion, held_out: HeldOutSet, record: bool = True) -> Scored:
-    """Score a registered version, reusing and then (``record``) recording its predictions by text."""
+def score_version(settings: Settings, version: ModelVersion, held_out: HeldOutSet, record: bool = True,
+                  earlier: Mapping[str, str] | None = None) -> Scored:
+    """Score a registered version, reusing and then (``record``) recording its predictions by text;
+    ``earlier`` adds predictions made this run and not recorded (a dry run's pilot)."""
     engine = connect(settings)
-    known = cached_predictions(engine, version.version, map(text_key, held_out.frame["text"]))
+    known = {**cached_predictions(engine, version.version, map(text_key, held_out.frame["text"])), **(earlier or {})}
     classifier = None
     if len(known) < held_out.frame["text"].nunique():
         classifier = open_registered(settings, version)

@@ -13,7 +13,7 @@ from data.settings import Settings
 from models.baseline import baseline_training_rows, score_tfidf
 from models.behaviour import BehaviourComparison
 from models.classifier import Classifier
-from models.evaluation_sample import EvaluationSample
+from models.evaluation_sample import EvaluationSample, size_from_pilot
 from models.evaluation_sample import choose_evaluation_sample as choose_sample
 from models.registry import ModelVersion
 from models.scores import Scored
@@ -31,19 +31,31 @@ def choose_evaluation_sample(settings: Settings, held_out: HeldOutSet, champion:
     return sample
 
 
+@task(name="size evaluation sample from the pilot", cache_policy=NO_CACHE)
+def size_sample_from_pilot(settings: Settings, held_out: HeldOutSet, pilot: EvaluationSample, challenger: Scored,
+                           champion: Scored) -> EvaluationSample:
+    """The evaluation sample sized from how often the two models' pilot scores part ways."""
+    sample = size_from_pilot(settings, held_out, pilot.rows.frame["label"].tolist(), challenger.predictions,
+                             champion.predictions)
+    get_run_logger().info("evaluation sample: %s", sample.plan.reason)
+    return sample
+
+
 @task(name="score challenger", cache_policy=NO_CACHE)
-def score_challenger(settings: Settings, classifier: Classifier, held_out: HeldOutSet) -> Scored:
-    """The challenger on every row of the evaluation sample."""
-    scored = score(classifier, held_out, settings.eval_batch_size)
+def score_challenger(settings: Settings, classifier: Classifier, held_out: HeldOutSet,
+                     pilot: Scored | None = None) -> Scored:
+    """The challenger on every row of the evaluation sample (those of ``pilot`` scored already)."""
+    scored = score(classifier, held_out, settings.eval_batch_size, known=pilot.by_text if pilot else None)
     get_run_logger().info("challenger accuracy %.4f on %d held-out rows", scored.metrics.accuracy, held_out.size)
     return scored
 
 
 @task(name="score champion", cache_policy=NO_CACHE, retries=DATABASE_RETRIES,
       retry_delay_seconds=DATABASE_RETRY_DELAYS, retry_condition_fn=database_unreachable)
-def score_champion(settings: Settings, champion: ModelVersion, held_out: HeldOutSet, dry_run: bool = False) -> Scored:
-    """The champion, run only on the held-out rows it has no recorded prediction for."""
-    scored = score_version(settings, champion, held_out, record=not dry_run)
+def score_champion(settings: Settings, champion: ModelVersion, held_out: HeldOutSet, dry_run: bool = False,
+                   pilot: Scored | None = None) -> Scored:
+    """The champion, run only on the held-out rows it has no recorded (or ``pilot``) prediction for."""
+    scored = score_version(settings, champion, held_out, record=not dry_run, earlier=pilot.by_text if pilot else None)
     get_run_logger().info("champion v%d accuracy %.4f on %d held-out rows (%d scored now, %d from earlier runs)",
                           champion.version, scored.metrics.accuracy, held_out.size, scored.rows_scored,
                           held_out.size - scored.rows_scored)

@@ -17,8 +17,10 @@ from models.evaluation_sample import (
     choose_evaluation_sample,
     discordance_prior,
     discordance_upper_bound,
+    error_bound,
     plan_sample,
     required_rows,
+    size_from_pilot,
 )
 from models.predictions import cached_predictions, record_predictions, text_key
 
@@ -88,14 +90,36 @@ def test_the_settings_size_the_sample():
     assert strict.rows.size == required_rows(0.01, discordance_upper_bound(400, 4000), confidence=0.99)
 
 
-def test_the_discordance_comes_from_the_champions_record_else_a_conservative_bound():
+def test_the_discordance_comes_from_the_champions_record_else_a_pilot():
     rate, source = discordance_prior(_champion(paired=PAIRED))
     assert rate == discordance_upper_bound(400, 4000) > 0.1 and "400 of 4,000 rows discordant" in source
-    rate, source = discordance_prior(_champion(accuracy=0.9))  # the first champion: no paired comparison
-    assert rate == pytest.approx(0.2) and "error rate" in source
-    assert discordance_prior(_champion(accuracy=0.2))[0] == 1.0
+    assert discordance_prior(_champion(accuracy=0.9)) is None  # the first champion: no paired comparison
     assert discordance_prior(None)[0] == 1.0  # no champion: the largest rate there is
     assert choose_evaluation_sample(Settings(), _held_out(60_000), None).rows.size == required_rows(0.01, 1.0)
+    # A set scored whole anyway states its interval from the error rates' bound: no pilot to run.
+    small = choose_evaluation_sample(Settings(), _held_out(700), _champion(accuracy=0.9))
+    assert not small.pilot and small.plan.full and small.plan.discordance_rate == pytest.approx(0.2)
+    assert error_bound(_champion(accuracy=0.2))[0] == 1.0
+
+
+def test_a_first_champion_is_sized_from_a_pilot_that_the_sample_starts_with():
+    held_out = _held_out(60_000)
+    pilot = choose_evaluation_sample(Settings(), held_out, _champion(accuracy=0.8))
+    assert pilot.pilot and pilot.plan is None and pilot.rows.size == Settings().evaluation_min_rows
+    assert choose_evaluation_sample(Settings(full_evaluation=True), held_out, _champion()).rows is held_out
+    truth = pilot.rows.frame["label"].tolist()
+    rng = np.random.default_rng(1)
+    challenger = [t if rng.random() < 0.85 else "other" for t in truth]
+    champion = [c if rng.random() < 0.9 else ("other" if c == t else t) for c, t in zip(challenger, truth)]
+    discordant = sum((a == t) != (b == t) for t, a, b in zip(truth, challenger, champion))
+    sample = size_from_pilot(Settings(), held_out, truth, challenger, champion)
+    assert sample.plan.rows == required_rows(0.01, discordance_upper_bound(discordant, 1000)) == sample.rows.size
+    assert f"pilot of 1,000 rows: {discordant:,} discordant" in sample.plan.reason
+    assert set(pilot.rows.frame["id"]) < set(sample.rows.frame["id"])  # nested: the pilot is not scored again
+    # The 2e bound would have asked for 2 * 0.2 error: 15,366 rows, about three times as many.
+    assert required_rows(0.01, error_bound(_champion(accuracy=0.8))[0]) > 2.5 * sample.plan.rows
+    with pytest.raises(ValueError, match="a pilot of 3 rows with 2"):
+        size_from_pilot(Settings(), held_out, truth[:3], challenger[:2], champion[:3])
 
 
 def test_an_empty_held_out_set_is_left_for_scoring_to_refuse():
