@@ -21,7 +21,8 @@ from data.store import require_table
 TRAINING_ROLES = (TRAINED, REPLAY)
 
 
-def _consumed_ids(settings: Settings, lineage: Lineage, roles: Sequence[str]) -> sa.Subquery:
+def consumed_ids(settings: Settings, lineage: Lineage, roles: Sequence[str]) -> sa.Subquery:
+    """The distinct ids of the rows ``lineage``'s versions recorded with one of ``roles``: a subquery to join."""
     t = ledger_table
     return (sa.select(t.c.row_id).where(t.c.source_table == settings.table, t.c.version.in_(lineage.versions),
                                         t.c.role.in_(roles)).distinct().subquery())
@@ -39,7 +40,7 @@ def lineage_rows(
     if not lineage.versions or newest == 0 or (ids is not None and not ids):
         return rows_frame([], settings)
     row_id, labeled_at = table.c[settings.id_column], table.c[settings.labeled_at_column]
-    consumed = _consumed_ids(settings, lineage, roles)
+    consumed = consumed_ids(settings, lineage, roles)
     query = sa.select(*selected_columns(table, settings)).join_from(table, consumed, consumed.c.row_id == row_id)
     if newest is not None:
         query = query.order_by(labeled_at.desc(), row_id.desc()).limit(newest)
@@ -61,7 +62,7 @@ def lineage_strata(engine: sa.Engine, settings: Settings, lineage: Lineage, role
     if not lineage.versions:
         return pd.DataFrame(columns=columns)
     row_id = table.c[settings.id_column]
-    consumed = _consumed_ids(settings, lineage, roles)
+    consumed = consumed_ids(settings, lineage, roles)
     selected = [row_id, table.c[settings.label_column], table.c[settings.labeled_at_column]]
     selected += [table.c[settings.source_column]] if settings.source_column else []
     query = sa.select(*selected).join_from(table, consumed, consumed.c.row_id == row_id).order_by(row_id)

@@ -9,12 +9,14 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from data.normalise import normalize_text
 from validation.checks import ALLOWED_SEVERITIES, DEFAULT_SEVERITIES
 from validation.data_check import FAIL
-from validation.text import normalize_text
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from data.reference import ConsumedSummary
 
 
 @dataclass(frozen=True)
@@ -89,10 +91,13 @@ class ReferenceData:
     """Rows already stored that a batch is compared with: the champion's data up to its watermark.
 
     ``rows`` has columns id, text, label and split ('train' or 'test'); quarantined rows and the
-    batch's own rows are left out by whoever builds it.
+    batch's own rows are left out by whoever builds it. They are every stored row, or (as
+    ``validation.gate`` builds it) only those sharing a normalised text with the batch, with
+    ``summary`` giving the label counts and median length of all of them.
     """
 
     rows: pd.DataFrame
+    summary: ConsumedSummary | None = None  # None: ``rows`` are all the stored rows, summarised here
 
     def __post_init__(self) -> None:
         missing = {"id", "text", "label", "split"} - set(self.rows.columns)
@@ -109,10 +114,14 @@ class ReferenceData:
     @cached_property
     def label_counts(self) -> dict[str, int]:
         """How many stored rows carry each label."""
+        if self.summary is not None:
+            return dict(self.summary.label_counts)
         return {str(k): int(v) for k, v in self.rows["label"].value_counts().items()}
 
     @cached_property
     def median_length(self) -> float | None:
         """Median text length in characters (None without rows)."""
+        if self.summary is not None:
+            return self.summary.median_length
         lengths = self.rows["text"].dropna().astype(str).str.len()
         return float(lengths.median()) if len(lengths) else None

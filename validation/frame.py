@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from data.normalise import normalize_text
 from validation.batch_expectations import BatchExpectations, ReferenceData
 from validation.checks import CHECKS
 from validation.data_check import (
@@ -28,7 +29,6 @@ from validation.data_check import (
     Facts,
     plain,
 )
-from validation.text import normalize_text
 
 TRAIN, TEST = "train", "test"  # the split names of ReferenceData.rows (as data.store writes them)
 

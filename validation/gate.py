@@ -10,8 +10,8 @@ from dataclasses import dataclass, replace
 
 import sqlalchemy as sa
 
-from data.consumed import consumed_rows
 from data.pull import LabeledBatch
+from data.reference import consumed_summary, matching_rows
 from data.settings import Settings
 from validation import quarantine
 from validation.batch_checks import validate_batch
@@ -40,13 +40,20 @@ def expectations_for(settings: Settings) -> BatchExpectations:
     )
 
 
-def reference_for(engine: sa.Engine, settings: Settings, batch: LabeledBatch) -> ReferenceData | None:
-    """The stored rows a batch is compared with: the champion's data (every row its lineage trained on or
-    held out; never the batch, which waits by definition). None before the first champion."""
+def reference_for(engine: sa.Engine, settings: Settings, batch: LabeledBatch, write: bool = True
+                  ) -> ReferenceData | None:
+    """The stored rows a batch is compared with: of the champion's data (every row its lineage trained on or
+    held out; never the batch, which waits by definition), the rows that share a normalised text with the
+    batch, and the label counts and median length of all of it. None before the first champion.
+
+    Reads the texts of those rows and of the rows consumed since the last check (keyed now, and stored
+    unless ``write`` is false), not every consumed row: ``data.reference``."""
     if not batch.lineage.versions:
         return None
-    rows = consumed_rows(engine, settings, batch.lineage)
-    return ReferenceData(rows[["id", "text", "label", "split"]].reset_index(drop=True))
+    texts = batch.frame["text"].dropna().astype(str)
+    rows = matching_rows(engine, settings, batch.lineage, texts, write=write)
+    return ReferenceData(rows[["id", "text", "label", "split"]].reset_index(drop=True),
+                         consumed_summary(engine, settings, batch.lineage))
 
 
 def check_batch(
@@ -58,7 +65,7 @@ def check_batch(
     run), which leaves the flagged rows out of the batch all the same."""
     expectations = expectations or expectations_for(settings)
     released = quarantine.released_checks(engine, settings, batch.frame["id"].tolist())
-    report = validate_batch(batch.frame, expectations, reference_for(engine, settings, batch), released)
+    report = validate_batch(batch.frame, expectations, reference_for(engine, settings, batch, write), released)
     if not report.success:
         return CheckedBatch(report=report, batch=batch, quarantined=0)
     held = set(report.quarantined_ids)

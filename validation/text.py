@@ -1,13 +1,8 @@
-"""Text features the data checks look at: a normalised form for near-duplicates, and garbage characters.
+"""Text features the data checks look at: garbage and control characters. (The normalised form near-duplicates
+are found by, ``normalize_text``, is ``data.normalise``'s.)
 
-Pure Python (``re``, ``unicodedata`` and ftfy's heuristics); pandas only inside the functions that take a Series.
+Pure Python (``re`` and ftfy's heuristics); pandas only inside the functions that take a Series.
 
->>> normalize_text("  Great FILM!!  http://t.co/x1 ")
-'great film'
->>> normalize_text("ＧＲＥＡＴ film") == normalize_text("great film")  # NFKC: full-width letters
-True
->>> normalize_text("!!!")  # nothing but punctuation: compared as written, case and spacing aside
-'!!!'
 >>> round(garbage_share("donâ€™t"), 2)  # UTF-8 read as cp1252: 2 of 7 characters are a mojibake pair
 0.29
 >>> garbage_share("café crème"), garbage_share("ações e informações"), garbage_share("Größe")  # real text
@@ -17,7 +12,6 @@ True
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import TYPE_CHECKING
 
 from ftfy.badness import BADNESS_RE
@@ -47,28 +41,6 @@ GARBAGE_PATTERN = "(?x) \ufffd | " + BADNESS_RE.pattern + " | " + _EMOJI_MOJIBAK
 CONTROL_PATTERN = "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]"
 
 _GARBAGE = re.compile(GARBAGE_PATTERN)
-_URL = re.compile(r"https?://\S+|www\.\S+")
-_NON_WORD = re.compile(r"[\W_]+")
-# ASCII fast path of _NON_WORD: every ASCII character that is not a letter or digit becomes a space.
-_ASCII_SEPARATORS = str.maketrans({chr(c): " " for c in range(128) if not chr(c).isalnum()})
-
-
-def normalize_text(text: str) -> str:
-    """The form two texts share when they say the same thing: NFKC, casefolded, URLs dropped,
-    punctuation and spacing collapsed. Texts that are nothing but punctuation or symbols keep them."""
-    if text.isascii():  # most texts: str.translate is ~5x faster than the Unicode regex
-        folded = text.lower()
-        stripped = _URL.sub(" ", folded) if "http" in folded or "www." in folded else folded
-        words = stripped.translate(_ASCII_SEPARATORS).split()
-    else:
-        folded = unicodedata.normalize("NFKC", text).casefold()
-        words = _NON_WORD.sub(" ", _URL.sub(" ", folded)).split()
-    if words:
-        return " ".join(words)
-    # "!!!" and ":(" must not all collapse to one empty key and count as duplicates of each other.
-    return " ".join(folded.split())
-
-
 def garbage_share(text: str) -> float:
     """Share of a text's characters that are encoding garbage (see ``GARBAGE_PATTERN``)."""
     if not text or text.isascii():

@@ -110,8 +110,8 @@ def test_a_first_champion_is_sized_from_a_pilot_that_the_sample_starts_with():
     truth = pilot.rows.frame["label"].tolist()
     rng = np.random.default_rng(1)
     challenger = [t if rng.random() < 0.85 else "other" for t in truth]
-    champion = [c if rng.random() < 0.9 else ("other" if c == t else t) for c, t in zip(challenger, truth)]
-    discordant = sum((a == t) != (b == t) for t, a, b in zip(truth, challenger, champion))
+    champion = [c if rng.random() < 0.9 else ("other" if c == t else t) for c, t in zip(challenger, truth, strict=True)]
+    discordant = sum((a == t) != (b == t) for t, a, b in zip(truth, challenger, champion, strict=True))
     sample = size_from_pilot(Settings(), held_out, truth, challenger, champion)
     assert sample.plan.rows == required_rows(0.01, discordance_upper_bound(discordant, 1000)) == sample.rows.size
     assert f"pilot of 1,000 rows: {discordant:,} discordant" in sample.plan.reason

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from data.normalise import normalize_text
 from validation.batch_checks import BatchExpectations, ReferenceData, ValidationReport, validate_batch
-from validation.text import normalize_text
 
 LABELS = ("negative", "positive")
 TWEET = "flight delayed again, three hours on the tarmac and nobody tells us anything useful"

@@ -1,0 +1,126 @@
+"""What the data checks compare a batch with, read from the store: of the rows the champion's lineage
+consumed, those whose normalised text (``data.normalise``) is one of the batch's, and aggregates of all of
+them, without reading every consumed text.
+
+The consumed rows' normalised texts are kept as 64-bit keys. A row's key is written the first time a run
+compares a batch with the lineage that consumed it, so each week keys only the rows consumed since the
+week before; a batch then asks SQL for the stored rows that share one of its keys and reads just those.
+The label counts and the median length the drift and length checks compare with are aggregates the
+database computes (``consumed_summary``). Keys carry the normalisation's ``SCHEME``: bumping it has every
+key written again under the new scheme, the old ones ignored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import pandas as pd
+import sqlalchemy as sa
+
+from data.consumed import consumed_ids, lineage_rows
+from data.ledger import CONSUMING_ROLES, Lineage
+from data.normalise import SCHEME, normalised_key, normalize_text
+from data.settings import Settings
+from data.sql import IN_CHUNK, insert_or_ignore
+from data.store import require_table
+
+_metadata = sa.MetaData()
+
+keys_table = sa.Table(
+    "retrain_normalised_keys", _metadata,
+    sa.Column("source_table", sa.String(200), primary_key=True),
+    sa.Column("scheme", sa.Integer, primary_key=True),
+    sa.Column("row_id", sa.BigInteger, primary_key=True),
+    sa.Column("key", sa.BigInteger, nullable=True),  # NULL: the row has no text
+    sa.Index("ix_retrain_normalised_keys_key", "source_table", "scheme", "key"),
+)
+
+
+def key_of(text: object) -> int | None:
+    """The key of a stored text (None for a row without one)."""
+    return None if text is None or (isinstance(text, float) and pd.isna(text)) else normalised_key(
+        normalize_text(str(text)))
+
+
+def create_keys_schema(engine: sa.Engine) -> None:
+    """Create the keys table if it does not exist."""
+    _metadata.create_all(engine, checkfirst=True)
+
+
+def unkeyed_rows(engine: sa.Engine, settings: Settings, lineage: Lineage) -> pd.DataFrame:
+    """Columns row_id and key of the rows ``lineage`` consumed that have no key under ``SCHEME`` yet,
+    keyed now (their texts are the only ones read)."""
+    table = require_table(engine, settings)
+    create_keys_schema(engine)
+    row_id, k = table.c[settings.id_column], keys_table.c
+    consumed = consumed_ids(settings, lineage, CONSUMING_ROLES)
+    query = (sa.select(row_id, table.c[settings.text_column])
+             .join_from(table, consumed, consumed.c.row_id == row_id)
+             .outerjoin(keys_table, sa.and_(k.source_table == settings.table, k.scheme == SCHEME, k.row_id == row_id))
+             .where(k.row_id.is_(None)))
+    with engine.connect() as conn:
+        rows = conn.execute(query).all()
+    # Object dtype: a None among the keys would make a numeric column float64 and round the 64-bit keys.
+    return pd.DataFrame({"row_id": pd.Series([int(i) for i, _ in rows], dtype="int64"),
+                         "key": pd.Series([key_of(text) for _, text in rows], dtype=object)})
+
+
+def record_keys(engine: sa.Engine, settings: Settings, keyed: pd.DataFrame) -> int:
+    """Store ``unkeyed_rows``'s keys (insert-or-ignore: two runs may key the same rows); how many were given."""
+    rows = [{"source_table": settings.table, "scheme": SCHEME, "row_id": int(i),
+             "key": key} for i, key in zip(keyed["row_id"], keyed["key"], strict=True)]
+    with engine.begin() as conn:
+        for start in range(0, len(rows), 10_000):
+            insert_or_ignore(conn, keys_table, rows[start:start + 10_000])
+    return len(rows)
+
+
+def matching_rows(
+    engine: sa.Engine, settings: Settings, lineage: Lineage, texts: Iterable[str], write: bool = True
+) -> pd.DataFrame:
+    """The rows ``lineage`` consumed whose normalised text has the key of one of ``texts``, as
+    ``lineage_rows`` reads them (id order). Keys the lineage's newest rows first (stored unless
+    ``write`` is false: a dry run keys them in memory and writes nothing)."""
+    if not lineage.versions:
+        return lineage_rows(engine, settings, lineage, CONSUMING_ROLES, ids=())
+    unkeyed = unkeyed_rows(engine, settings, lineage)
+    if write and len(unkeyed):
+        record_keys(engine, settings, unkeyed)
+    wanted = sorted({normalised_key(normalize_text(text)) for text in texts})
+    found = set(unkeyed.loc[unkeyed["key"].isin(wanted), "row_id"].astype(int))
+    k = keys_table.c
+    consumed = consumed_ids(settings, lineage, CONSUMING_ROLES)
+    query = sa.select(k.row_id).join_from(keys_table, consumed, consumed.c.row_id == k.row_id).where(
+        k.source_table == settings.table, k.scheme == SCHEME)
+    with engine.connect() as conn:
+        for start in range(0, len(wanted), IN_CHUNK):
+            found.update(int(i) for i in conn.execute(query.where(k.key.in_(wanted[start:start + IN_CHUNK]))).scalars())
+    return lineage_rows(engine, settings, lineage, CONSUMING_ROLES, ids=found)
+
+
+@dataclass(frozen=True)
+class ConsumedSummary:
+    """What the drift and length checks compare a batch with: aggregates of every row the lineage consumed."""
+
+    label_counts: dict[str, int]
+    median_length: float | None  # of the texts, in characters; None without any
+
+
+def consumed_summary(engine: sa.Engine, settings: Settings, lineage: Lineage) -> ConsumedSummary:
+    """The label counts and the median text length of the rows ``lineage`` consumed, computed in SQL."""
+    table = require_table(engine, settings)
+    row_id, label, text = (table.c[name] for name in (settings.id_column, settings.label_column, settings.text_column))
+    consumed = consumed_ids(settings, lineage, CONSUMING_ROLES)
+    joined = sa.select().join_from(table, consumed, consumed.c.row_id == row_id)
+    counts_query = joined.add_columns(label, sa.func.count()).group_by(label)
+    lengths = joined.add_columns(sa.func.length(text).label("n")).where(text.is_not(None)).subquery()
+    with engine.connect() as conn:
+        counts = {str(name): int(count) for name, count in conn.execute(counts_query) if name is not None}
+        total = conn.execute(sa.select(sa.func.count()).select_from(lengths)).scalar_one()
+        if not total:
+            return ConsumedSummary(counts, None)
+        # The median as pandas takes it: the middle length, or the mean of the two middle ones.
+        middle = [conn.execute(sa.select(lengths.c.n).order_by(lengths.c.n).offset(at).limit(1)).scalar_one()
+                  for at in sorted({(total - 1) // 2, total // 2})]
+    return ConsumedSummary(counts, float(sum(middle)) / len(middle))
