@@ -108,19 +108,40 @@ class ConsumedSummary:
 
 
 def consumed_summary(engine: sa.Engine, settings: Settings, lineage: Lineage) -> ConsumedSummary:
-    """The label counts and the median text length of the rows ``lineage`` consumed, computed in SQL."""
+    """The label counts and the median text length of the rows ``lineage`` consumed, from one SQL
+    aggregate (rows per label and length: a few hundred, whatever the table's size)."""
     table = require_table(engine, settings)
     row_id, label, text = (table.c[name] for name in (settings.id_column, settings.label_column, settings.text_column))
     consumed = consumed_ids(settings, lineage, CONSUMING_ROLES)
-    joined = sa.select().join_from(table, consumed, consumed.c.row_id == row_id)
-    counts_query = joined.add_columns(label, sa.func.count()).group_by(label)
-    lengths = joined.add_columns(sa.func.length(text).label("n")).where(text.is_not(None)).subquery()
+    length = sa.func.length(text)
+    query = (sa.select(label, length, sa.func.count()).join_from(table, consumed, consumed.c.row_id == row_id)
+             .group_by(label, length))
     with engine.connect() as conn:
-        counts = {str(name): int(count) for name, count in conn.execute(counts_query) if name is not None}
-        total = conn.execute(sa.select(sa.func.count()).select_from(lengths)).scalar_one()
-        if not total:
-            return ConsumedSummary(counts, None)
-        # The median as pandas takes it: the middle length, or the mean of the two middle ones.
-        middle = [conn.execute(sa.select(lengths.c.n).order_by(lengths.c.n).offset(at).limit(1)).scalar_one()
-                  for at in sorted({(total - 1) // 2, total // 2})]
-    return ConsumedSummary(counts, float(sum(middle)) / len(middle))
+        groups = conn.execute(query).all()
+    counts: dict[str, int] = {}
+    by_length: dict[int, int] = {}
+    for name, chars, count in groups:
+        if name is not None:
+            counts[str(name)] = counts.get(str(name), 0) + int(count)
+        if chars is not None:  # a row without text has no length
+            by_length[int(chars)] = by_length.get(int(chars), 0) + int(count)
+    return ConsumedSummary(counts, median_of_counts(by_length))
+
+
+def median_of_counts(by_length: dict[int, int]) -> float | None:
+    """The median of values given as value -> how many times, as pandas takes it: the middle value, or
+    the mean of the two middle ones; None without any.
+
+    >>> median_of_counts({3: 2, 10: 1}), median_of_counts({3: 1, 10: 1}), median_of_counts({})
+    (3.0, 6.5, None)
+    """
+    total = sum(by_length.values())
+    if not total:
+        return None
+    wanted, middle, seen = sorted({(total - 1) // 2, total // 2}), [], 0
+    for value in sorted(by_length):
+        seen += by_length[value]
+        while wanted and wanted[0] < seen:
+            middle.append(value)
+            wanted.pop(0)
+    return float(sum(middle)) / len(middle)

@@ -9,6 +9,8 @@ from datetime import datetime, timedelta
 import pandas as pd
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from data import reference
 from data.consumed import consumed_rows
@@ -149,3 +151,10 @@ def test_keys_go_to_the_database_and_back_as_the_same_64_bit_integers(settings):
     expected = {i: reference.key_of(text) for i, text in zip(ids, [f"text number {n}" for n in range(300)] + [""],
                                                               strict=True)}
     assert stored == expected and max(map(abs, stored.values())) > 2**62  # no key rounded through a float
+
+
+@given(st.lists(st.integers(min_value=0, max_value=400), max_size=60))
+def test_the_median_from_counts_is_the_median_of_the_values(lengths):
+    counts = {n: lengths.count(n) for n in set(lengths)}
+    expected = float(pd.Series(lengths, dtype="float64").median()) if lengths else None
+    assert reference.median_of_counts(counts) == expected
