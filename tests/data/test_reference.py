@@ -107,6 +107,8 @@ def test_each_week_keys_only_the_rows_consumed_since_and_a_dry_run_writes_none(s
     assert sorted(reference.unkeyed_rows(engine, settings, grown)["row_id"]) == second
     batch = _batch(grown, [("Week two: a FRESH take!", "neutral")])
     assert reference_for(engine, settings, batch).rows["id"].tolist() == [second[0]]  # found as soon as consumed
+    # Keyed now, but not consumed by version 1's lineage (a rejected challenger's, say): not its reference.
+    assert reference_for(engine, settings, _batch(lineage, [("Week two: a FRESH take!", "neutral")])).rows.empty
     assert reference.unkeyed_rows(engine, settings, grown).empty
 
     monkeypatch.setattr(reference, "SCHEME", reference.SCHEME + 1)  # normalize_text changed: every key redone
