@@ -48,17 +48,22 @@ def create_keys_schema(engine: sa.Engine) -> None:
     _metadata.create_all(engine, checkfirst=True)
 
 
+def has_keys(engine: sa.Engine) -> bool:
+    """Whether the keys table exists: the first check that may write creates it."""
+    return sa.inspect(engine).has_table(keys_table.name)
+
+
 def unkeyed_rows(engine: sa.Engine, settings: Settings, lineage: Lineage) -> pd.DataFrame:
     """Columns row_id and key of the rows ``lineage`` consumed that have no key under ``SCHEME`` yet,
     keyed now (their texts are the only ones read)."""
     table = require_table(engine, settings)
-    create_keys_schema(engine)
     row_id, k = table.c[settings.id_column], keys_table.c
     consumed = consumed_ids(settings, lineage, CONSUMING_ROLES)
-    query = (sa.select(row_id, table.c[settings.text_column])
-             .join_from(table, consumed, consumed.c.row_id == row_id)
-             .outerjoin(keys_table, sa.and_(k.source_table == settings.table, k.scheme == SCHEME, k.row_id == row_id))
-             .where(k.row_id.is_(None)))
+    query = sa.select(row_id, table.c[settings.text_column]).join_from(table, consumed, consumed.c.row_id == row_id)
+    if has_keys(engine):  # else nothing is keyed yet (and a dry run must not create the table)
+        query = (query.outerjoin(keys_table, sa.and_(k.source_table == settings.table, k.scheme == SCHEME,
+                                                     k.row_id == row_id))
+                 .where(k.row_id.is_(None)))
     with engine.connect() as conn:
         rows = conn.execute(query).all()
     # Object dtype: a None among the keys would make a numeric column float64 and round the 64-bit keys.
@@ -70,6 +75,7 @@ def record_keys(engine: sa.Engine, settings: Settings, keyed: pd.DataFrame) -> i
     """Store ``unkeyed_rows``'s keys (insert-or-ignore: two runs may key the same rows); how many were given."""
     rows = [{"source_table": settings.table, "scheme": SCHEME, "row_id": int(i),
              "key": key} for i, key in zip(keyed["row_id"], keyed["key"], strict=True)]
+    create_keys_schema(engine)
     with engine.begin() as conn:
         for start in range(0, len(rows), 10_000):
             insert_or_ignore(conn, keys_table, rows[start:start + 10_000])
@@ -94,7 +100,7 @@ def matching_rows(
     # per chunk (325 s for a 1M-row batch); lineage_rows keeps the candidates this lineage consumed.
     query = sa.select(k.row_id).where(k.source_table == settings.table, k.scheme == SCHEME)
     with engine.connect() as conn:
-        for start in range(0, len(wanted), IN_CHUNK):
+        for start in range(0, len(wanted) if has_keys(engine) else 0, IN_CHUNK):
             found.update(int(i) for i in conn.execute(query.where(k.key.in_(wanted[start:start + IN_CHUNK]))).scalars())
     return lineage_rows(engine, settings, lineage, CONSUMING_ROLES, ids=found)
 

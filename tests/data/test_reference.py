@@ -96,8 +96,9 @@ def test_each_week_keys_only_the_rows_consumed_since_and_a_dry_run_writes_none(s
     first = _stored(settings, 1, STORED)
     lineage = Lineage((1,), Watermark(START, max(first)))
     assert len(reference.unkeyed_rows(engine, settings, lineage)) == len(STORED)
-    reference_for(engine, settings, _batch(lineage, BATCH), write=False)  # a dry run: keyed in memory only
-    assert len(reference.unkeyed_rows(engine, settings, lineage)) == len(STORED)
+    dry = reference_for(engine, settings, _batch(lineage, BATCH), write=False)  # a dry run: keyed in memory only
+    assert not reference.has_keys(engine) and len(reference.unkeyed_rows(engine, settings, lineage)) == len(STORED)
+    assert dry.rows.equals(reference_for(engine, settings, _batch(lineage, BATCH), write=False).rows) and len(dry.rows)
     reference_for(engine, settings, _batch(lineage, BATCH))
     assert reference.unkeyed_rows(engine, settings, lineage).empty
 
