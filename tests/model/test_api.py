@@ -165,7 +165,9 @@ def test_export_writes_a_saved_model_plain_tensorflow_serves_in_a_fresh_process(
     result = json.loads(run.stdout.strip().splitlines()[-1])
 
     assert result["ours"] == []  # nothing of retrain (nor KerasHub) was needed
-    np.testing.assert_allclose(np.array(result["p"]), expected, atol=1e-5)
+    # A fresh process runs the same float32 graph with its own kernel choices, summing in another order:
+    # 1.5e-5 apart was seen on a loaded machine. Far below a difference that moves a label (checked next).
+    np.testing.assert_allclose(np.array(result["p"]), expected, atol=1e-4)
     assert result["label"] == [LABELS[i] for i in expected.argmax(axis=1)]
     assert json.loads((folder / "labels.json").read_text())["labels"] == list(LABELS)
     assert main(["export", str(champion.version), str(folder)]) == 1  # never over an existing folder
