@@ -57,8 +57,9 @@ def bert_shape(task: keras.Model) -> BertShape | None:
                      float(encoders[0].layer_norm_epsilon), float(backbone.dropout), float(task.dropout))
 
 
-def _weights(task: keras.Model) -> dict[str, keras.Variable]:
-    return {w.path: w for w in task.weights}
+def _weights(task: keras.Model) -> dict[str, tf.Variable]:
+    # The TensorFlow variables under Keras's: a tape then traces reads of them eagerly too.
+    return {w.path: w.value for w in task.weights}
 
 
 def bert_logits(task: keras.Model, shape: BertShape, inputs: dict, training: bool = False,

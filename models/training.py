@@ -23,6 +23,8 @@ import tensorflow as tf
 from models.classifier import INPUT_SIGNATURE, Classifier, log_softmax, logits_function
 from models.devices import DEFAULT_DEVICE, Devices, check_created_in_scope, mirrored_train_step
 from models.encoding import Encoded, batches
+from models.fused_adam import apply_adam, fusable
+from models.fused_forward import bert_logits, bert_shape
 from models.schedule import WarmupLinearDecay, steps_for
 
 
@@ -170,13 +172,26 @@ def fine_tune(
         optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
     variables = model.trainable_variables
+    # BERT's forward written out for oneDNN and Adam as one kernel a variable (models.fused_forward,
+    # models.fused_adam): 1.16x the Keras layers' step in bfloat16. Anything else keeps Keras's.
+    shape = bert_shape(model)
+    dropout_seed = keras.random.SeedGenerator(config.seed)
+
+    def forward(inputs):
+        if shape is None:
+            return model(inputs, training=True)
+        return bert_logits(model, shape, inputs, training=True, seed=dropout_seed)
 
     @tf.function(input_signature=[INPUT_SIGNATURE, tf.TensorSpec((None,), tf.int64)])
     def train_step(inputs, targets):
         with tf.GradientTape() as tape:
             # Under a mixed policy the logits are bfloat16; the loss is taken in float32.
-            loss = loss_fn(targets, tf.cast(model(inputs, training=True), tf.float32))
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+            loss = loss_fn(targets, tf.cast(forward(inputs), tf.float32))
+        gradients = tape.gradient(loss, variables)
+        if fusable(optimizer):
+            apply_adam(optimizer, gradients, variables)
+        else:
+            optimizer.apply_gradients(zip(gradients, variables, strict=True))
         return loss
 
     if devices.mirrored:  # one device keeps the step above: no strategy, no overhead

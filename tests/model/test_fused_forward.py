@@ -1,5 +1,7 @@
 """The written-out BERT forward scores as the Keras layers do, and the graph tokenizer as the Python one."""
 
+import functools
+
 import keras
 import keras_hub
 import numpy as np
@@ -9,7 +11,9 @@ import tensorflow as tf
 from models.base_model import minilm_folder
 from models.classifier import logits_function
 from models.encoding import _tokenize, batches, encode
-from models.fused_forward import bert_shape, fused_logits_function
+from models.fused_adam import apply_adam, fusable
+from models.fused_forward import bert_logits, bert_shape, fused_logits_function
+from models.schedule import WarmupLinearDecay
 from tests.helpers import sentiment_rows
 
 LABELS = ("negative", "neutral", "positive")
@@ -36,6 +40,7 @@ def _task(dtype: str, activation=None, normalize_first: bool = False) -> keras.M
     return task
 
 
+@functools.cache
 def _batches() -> list[dict]:
     tokenizer = keras_hub.models.BertTokenizer.from_preset(str(minilm_folder()))
     texts = [text for text, _ in sentiment_rows(40, seed=2)] + ["ok", "a much longer text " * 6]
@@ -76,3 +81,51 @@ def test_graph_tokenizer_gives_the_python_tokenizers_ids():
                                                                                         sentiment_rows(20, seed=4)]]
     expected = [list(ids) for ids in tokenizer(texts)]  # eager: KerasHub's pure-Python WordPiece
     assert [ids.tolist() for ids in _tokenize(tokenizer, texts)] == expected
+
+
+def _loss_gradients(task, batch, training: bool, seed=None):
+    targets = tf.constant(np.arange(len(batch["token_ids"])) % 3)
+    with tf.GradientTape() as tape:
+        logits = bert_logits(task, bert_shape(task), batch, training=training, seed=seed)
+        loss = tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(targets, tf.cast(logits, tf.float32),
+                                                                           from_logits=True))
+    return logits, tape.gradient(loss, task.trainable_variables)
+
+
+def test_training_forward_reaches_every_weight_and_drops_out():
+    task = _task("float32")
+    batch = _batches()[1]
+    logits, gradients = _loss_gradients(task, batch, training=True, seed=keras.random.SeedGenerator(1))
+    assert all(g is not None for g in gradients) and len(gradients) == len(task.trainable_variables)
+    inference = fused_logits_function(task)(batch).numpy()
+    assert np.abs(logits.numpy() - inference).max() > 1e-3  # dropout masks were drawn
+    again, _ = _loss_gradients(task, batch, training=False)
+    np.testing.assert_allclose(again.numpy(), inference, atol=1e-6)
+
+
+def test_fused_adam_takes_keras_adams_steps():
+    schedule = WarmupLinearDecay(1e-2, total_steps=6, warmup_steps=2)
+    tasks = {"keras": _task("float32"), "fused": _task("float32")}
+    optimizers = {name: keras.optimizers.Adam(schedule) for name in tasks}
+    for name, optimizer in optimizers.items():
+        optimizer.build(tasks[name].trainable_variables)
+    assert fusable(optimizers["fused"]) and not fusable(keras.optimizers.Adam(1e-3, clipnorm=1.0))
+    for batch in _batches()[:3]:
+        for name, task in tasks.items():
+            _, gradients = _loss_gradients(task, batch, training=False)
+            if name == "fused":
+                apply_adam(optimizers[name], gradients, task.trainable_variables)
+            else:  # dense: Keras squares each repeated row of an embedding's sparse gradient apart
+                optimizers[name].apply_gradients(zip([tf.convert_to_tensor(g) for g in gradients],
+                                                     task.trainable_variables, strict=True))
+    assert int(optimizers["fused"].iterations.numpy()) == 3
+    moved = 0.0
+    for keras_weight, fused_weight, start in zip(tasks["keras"].weights, tasks["fused"].weights,
+                                                 _task("float32").weights, strict=True):
+        # Steps of 1e-2: a wrong update is off by that much; float rounding, where a gradient is near
+        # epsilon, by 1e-5 at most.
+        np.testing.assert_allclose(fused_weight.numpy(), keras_weight.numpy(), atol=1e-4)
+        moved = max(moved, float(np.abs(fused_weight.numpy() - start.numpy()).max()))
+    assert moved > 1e-3  # the steps did move the weights
+    for keras_state, fused_state in zip(optimizers["keras"].variables, optimizers["fused"].variables, strict=True):
+        np.testing.assert_allclose(fused_state.numpy(), keras_state.numpy(), rtol=1e-4, atol=1e-6)
