@@ -86,7 +86,7 @@ def our_path(train: pd.DataFrame, test: pd.DataFrame, epochs: int, batch_size: i
     probabilities = predict_proba(classifier, classifier.encode(test["text"].tolist()), eval_batch_size)
     eval_s = time.perf_counter() - started
     accuracy = float(np.mean(probabilities.argmax(axis=1) == np.array([LABELS.index(x) for x in test["label"]])))
-    return PathResult(f"retrain ({dtype}, buckets, seq {classifier.sequence_length})",
+    return PathResult(f"retrain ({dtype}, written-out forward, fused Adam, buckets, seq {classifier.sequence_length})",
                       result.examples_per_second, len(test) / eval_s, accuracy,
                       f"eval batch {eval_batch_size}; train time includes tokenizing and graph tracing")
 
