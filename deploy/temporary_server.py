@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 _PR_SET_PDEATHSIG = 1
@@ -49,14 +49,21 @@ def _wait_until_healthy(process: subprocess.Popen, url: str, timeout: float) -> 
 
 
 @contextmanager
-def temporary_prefect_server(timeout: float = 120.0) -> Iterator[str | None]:
+def temporary_prefect_server(timeout: float = 120.0,
+                             meanwhile: Callable[[], object] | None = None) -> Iterator[str | None]:
     """Run the block against a Prefect server: the configured one, or a temporary one on a free
     loopback port that stops when the block ends or this process dies. Yields the temporary
-    server's API URL, or None when a server is configured."""
+    server's API URL, or None when a server is configured.
+
+    ``meanwhile`` runs while the server starts up, before the block: a run imports TensorFlow
+    there, and the two overlap on two cores (each took about 5 s of a weekly run's start-up).
+    """
     import prefect
     from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
 
     if PREFECT_API_URL.value():
+        if meanwhile is not None:
+            meanwhile()
         yield None
         return
     port = _free_port()
@@ -71,6 +78,8 @@ def temporary_prefect_server(timeout: float = 120.0) -> Iterator[str | None]:
         env=env, preexec_fn=_die_with_parent if sys.platform == "linux" else None,
     )
     try:
+        if meanwhile is not None:
+            meanwhile()
         _wait_until_healthy(process, url, timeout)
         with temporary_settings(updates={PREFECT_API_URL: url}):
             try:

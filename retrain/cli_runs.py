@@ -7,9 +7,11 @@ from the environment, which ``retrain demo`` changes first (and it takes 2-3 s).
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from deploy.deployments import serve
 from deploy.temporary_server import exit_on_sigterm, temporary_prefect_server
@@ -20,15 +22,29 @@ from retrain.cli_run_flags import run_options
 from retrain.demo import DemoOptions, run_demo
 from validation import DataCheckFailed
 
+if TYPE_CHECKING:
+    from data.settings import RunOptions
+    from tasks.report import RunReport
+
+
+def _import_the_flow() -> None:
+    importlib.import_module("flows.retrain")  # TensorFlow, Keras, KerasHub and GX: about 5 s
+
+
+def run_flow(options: RunOptions, triggered_by: str = "cli") -> RunReport:
+    """One run of the flow, as ``retrain run`` runs it: on the configured Prefect server or a temporary
+    one, which starts while the flow's modules are imported."""
+    with temporary_prefect_server(meanwhile=_import_the_flow):  # none is left behind, however the run ends
+        from flows.retrain import retrain  # imported while the server started
+
+        return retrain(options, triggered_by=triggered_by)
+
 
 def cmd_run(args: argparse.Namespace) -> int:
     options = run_options(args)  # a value out of bounds is refused here, before any server starts
-    from flows.retrain import retrain  # lazy: the flow imports TensorFlow and Prefect (about 10 s)
-
     exit_on_sigterm()
     try:
-        with temporary_prefect_server():  # none is left behind, however the run ends
-            report = retrain(options, triggered_by="cli")
+        report = run_flow(options)
     except DataCheckFailed as failed:
         print(f"data checks failed; nothing was trained and the champion is unchanged:\n{failed}",
               file=sys.stderr)
@@ -90,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     exit_on_sigterm()
     if not args.verbose:  # before the temporary server fixes Prefect's settings for the demo's runs
         os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    with temporary_prefect_server():
+    with temporary_prefect_server(meanwhile=_import_the_flow):
         run_demo(DemoOptions(workdir=args.workdir, weeks=args.weeks, initial_rows=args.initial_rows,
                              rows_per_week=args.rows_per_week, keep_neutral=args.keep_neutral,
                              epochs=args.epochs, verbose=args.verbose))
