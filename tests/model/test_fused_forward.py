@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from models.base_model import minilm_folder
 from models.classifier import logits_function
-from models.encoding import _tokenize, batches, encode
+from models.encoding import _EAGER_UP_TO, _TOKENIZE_FUNCTIONS, _tokenize, _traced_tokenize, batches, encode
 from models.fused_adam import apply_adam, fusable
 from models.fused_forward import bert_logits, bert_shape, fused_logits_function
 from models.schedule import WarmupLinearDecay
@@ -80,7 +80,18 @@ def test_graph_tokenizer_gives_the_python_tokenizers_ids():
              "[CLS] [SEP] [MASK] [UNK]", "x" * 3000, "@user http://t.co/abc #tag 12,345.6", *[t for t, _ in
                                                                                         sentiment_rows(20, seed=4)]]
     expected = [list(ids) for ids in tokenizer(texts)]  # eager: KerasHub's pure-Python WordPiece
-    assert [ids.tolist() for ids in _tokenize(tokenizer, texts)] == expected
+    assert [ids.tolist() for ids in _traced_tokenize(tokenizer, texts)] == expected
+
+
+def test_a_few_texts_are_tokenized_without_tracing_many_with():
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(str(minilm_folder()))
+    texts = [t for t, _ in sentiment_rows(_EAGER_UP_TO + 1, seed=5)]
+    few = _tokenize(tokenizer, texts[:3])
+    assert tokenizer not in _TOKENIZE_FUNCTIONS  # `retrain predict "text"` pays no trace
+    many = _tokenize(tokenizer, texts)
+    assert tokenizer in _TOKENIZE_FUNCTIONS
+    assert [ids.tolist() for ids in many[:3]] == [ids.tolist() for ids in few]
+    assert all(ids.dtype == np.int32 for ids in few + many[:3])
 
 
 def _loss_gradients(task, batch, training: bool, seed=None):
