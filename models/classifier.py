@@ -115,10 +115,8 @@ def save_classifier(classifier: Classifier, folder: str | Path) -> str:
     return folder_sha256(folder)
 
 
-def load_classifier(folder: str | Path, expected_sha256: str | None, dtype: str = "float32") -> Classifier:
-    """Load a saved classifier to compute in ``dtype``, refusing it when its files do not match
-    ``expected_sha256``. The weights are float32 whatever the policy it was trained in."""
-    folder = Path(folder)
+def verified_labels(folder: Path, expected_sha256: str | None) -> tuple[str, ...]:
+    """A saved classifier's labels, once its files are checked against ``expected_sha256`` (if given)."""
     if not folder.is_dir():
         raise FileNotFoundError(f"model folder {folder} does not exist")
     if expected_sha256 is not None:
@@ -128,7 +126,14 @@ def load_classifier(folder: str | Path, expected_sha256: str | None, dtype: str 
                 f"model folder {folder} has sha256 {actual}, the registry recorded {expected_sha256}:"
                 " refusing to load a changed artifact"
             )
-    labels = tuple(json.loads((folder / _LABELS_FILE).read_text())["labels"])
+    return tuple(json.loads((folder / _LABELS_FILE).read_text())["labels"])
+
+
+def load_classifier(folder: str | Path, expected_sha256: str | None, dtype: str = "float32") -> Classifier:
+    """Load a saved classifier to compute in ``dtype``, refusing it when its files do not match
+    ``expected_sha256``. The weights are float32 whatever the policy it was trained in."""
+    folder = Path(folder)
+    labels = verified_labels(folder, expected_sha256)
     # No num_classes here: passing it re-initialises the fine-tuned head. The warning
     # silenced is Keras noting that the preset (by design) holds no optimizer state.
     with warnings.catch_warnings():
@@ -177,10 +182,16 @@ def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64
         # long as running the model eagerly once.
         def logits_of(inputs: dict) -> tf.Tensor:
             return tf.cast(model(inputs, training=False), tf.float32)
-    probabilities = np.zeros((len(encoded), len(classifier.labels)), dtype=np.float32)
+    return probabilities(logits_of, encoded, batch_size, len(classifier.labels))
+
+
+def probabilities(logits_of: Callable[[dict], tf.Tensor], encoded: Encoded, batch_size: int,
+                  classes: int) -> np.ndarray:
+    """Class probabilities of every encoded row, in row order, from a function of a batch to its logits."""
+    scored = np.zeros((len(encoded), classes), dtype=np.float32)
     # Rows are scored sorted by length, so a batch's rows are nearly equally long: padding them to
     # the longest exactly, not to a multiple of 8, scored 1.1x faster on 2 cores (the graph takes any
     # shape, so the extra shapes cost no retrace).
     for inputs, index in batches(encoded, batch_size, pad_multiple=1):
-        probabilities[index] = np.exp(log_softmax(logits_of(inputs).numpy()))
-    return probabilities
+        scored[index] = np.exp(log_softmax(logits_of(inputs).numpy()))
+    return scored

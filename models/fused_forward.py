@@ -23,7 +23,7 @@ None for anything else and callers keep the Keras layers.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import keras
@@ -69,8 +69,13 @@ def bert_logits(task: keras.Model, shape: BertShape, inputs: dict, training: boo
     With ``training`` and a ``seed`` generator, dropout is applied where KerasHub applies it (after
     the embeddings, on attention probabilities, on each sublayer's output and before the head).
     """
-    weight = _weights(task)
-    dtype = tf.as_dtype(task.compute_dtype)
+    return forward(_weights(task), tf.as_dtype(task.compute_dtype), shape, inputs, training, seed)
+
+
+def forward(weight: Mapping[str, tf.Tensor], dtype: tf.DType, shape: BertShape, inputs: dict,
+            training: bool = False, seed: keras.random.SeedGenerator | None = None) -> tf.Tensor:
+    """Logits in ``dtype`` from float32 weights named by their Keras paths (``task.weights``'
+    ``path``: ``"transformer_layer_0/self_attention_layer/query/kernel"``, ``"logits/bias"``)."""
     hidden, heads = shape.hidden, shape.heads
     width = hidden // heads
 

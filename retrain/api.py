@@ -19,7 +19,8 @@ data.store.MissingDatabase: no database at /nonexistent/retrain-home/retrain.db:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import TYPE_CHECKING
 
 from data.labels import with_fixed_labels
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from models.classifier import Classifier
+    from models.serving import Scorer
 
 
 @dataclass(frozen=True)
@@ -40,14 +42,25 @@ class LoadedModel:
     version: int
     labels: tuple[str, ...]
     sequence_length: int
-    classifier: Classifier
+    model: Scorer | Classifier  # the weights in the written-out forward, or the Keras model for another architecture
+    record: registry.ModelVersion = field(repr=False)
+    settings: Settings = field(repr=False)
     batch_size: int = 64
+
+    @cached_property
+    def classifier(self) -> Classifier:
+        """The version as a Keras model (``retrain export`` writes it out), built on first use: about 1.3 s
+        that scoring does not need."""
+        from models.artifacts import open_registered
+        from models.classifier import Classifier
+
+        return self.model if isinstance(self.model, Classifier) else open_registered(self.settings, self.record)
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities, one row per text, columns in ``labels`` order (float32)."""
-        from models.classifier import predict_proba  # lazy: imports TensorFlow (about 8 s)
+        from models.serving import probabilities_of
 
-        return predict_proba(self.classifier, self.classifier.encode(list(texts)), self.batch_size)
+        return probabilities_of(self.model, list(texts), self.batch_size)
 
     def predict(self, texts: Sequence[str]) -> list[str]:
         """The most probable label of each text."""
@@ -55,7 +68,8 @@ class LoadedModel:
 
 
 def _load(settings: Settings | None, pick: str | int) -> LoadedModel:
-    from models.artifacts import open_registered  # lazy: loading a model imports TensorFlow and Keras (about 8 s)
+    # Lazy: loading a model imports TensorFlow, Keras and KerasHub (about 5 s).
+    from models.serving import open_for_scoring
 
     settings = settings or Settings()
     engine = connect(settings, must_exist=True)  # loading a model never creates a database
@@ -67,9 +81,9 @@ def _load(settings: Settings | None, pick: str | int) -> LoadedModel:
         raise LookupError("no champion yet: run `retrain run` first")
     if chosen.decision == registry.DRY_RUN:
         raise LookupError(f"version {chosen.version} is a dry run: it saved no model")
-    classifier = open_registered(settings, chosen)
+    model = open_for_scoring(settings, chosen)  # checks the files against the recorded sha256
     return LoadedModel(version=chosen.version, labels=tuple(chosen.labels), sequence_length=chosen.sequence_length,
-                       classifier=classifier, batch_size=settings.eval_batch_size)
+                       model=model, record=chosen, settings=settings, batch_size=settings.eval_batch_size)
 
 
 def load_champion(settings: Settings | None = None) -> LoadedModel:

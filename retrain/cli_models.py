@@ -102,9 +102,7 @@ def _quality_lines(metrics: dict) -> list[str]:
 
 
 def cmd_behave(args: argparse.Namespace) -> int:
-    # Lazy: loading a model imports TensorFlow and Keras (about 8 s).
-    from models.artifacts import open_registered
-    from models.classifier import predict_proba
+    from models.serving import open_for_scoring, probabilities_of  # lazy: imports TensorFlow and Keras (about 5 s)
 
     settings = load_settings()
     path = args.suite or settings.behaviour_suite
@@ -116,9 +114,8 @@ def cmd_behave(args: argparse.Namespace) -> int:
         print("no champion yet: run `retrain run` first", file=sys.stderr)
         return 1
     suite = load_suite(path, current.labels, settings.seed)
-    classifier = open_registered(settings, current)
-    result = run_suite(suite, lambda texts: predict_proba(classifier, classifier.encode(texts),
-                                                           settings.eval_batch_size), classifier.labels)
+    model = open_for_scoring(settings, current)
+    result = run_suite(suite, lambda texts: probabilities_of(model, texts, settings.eval_batch_size), model.labels)
     print(f"champion v{current.version} on {path}: {sum(result.passed)}/{len(result.passed)} cases pass")
     for test in result.tests:
         print(f"  {test.name:<40} {test.kind:<4} {test.passed:>4}/{test.cases:<4} {test.pass_rate:>5.0%}")

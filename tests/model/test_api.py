@@ -66,7 +66,10 @@ def test_load_champion_predicts_labels_and_probabilities_of_lists_of_texts(champ
     assert model.version == champion.version and model.labels == LABELS and model.sequence_length == 32
     assert probabilities.shape == (len(TEXTS), 3) and probabilities.dtype == np.float32
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
-    np.testing.assert_allclose(probabilities, predict_proba(model.classifier, model.classifier.encode(TEXTS)))
+    # Scored from the weight files (models.serving), not by the Keras layers: the same probabilities, up to
+    # bfloat16's rounding where the CPU has it (RETRAIN_PRECISION=auto; 2.3e-5 apart seen here).
+    np.testing.assert_allclose(probabilities, predict_proba(model.classifier, model.classifier.encode(TEXTS)),
+                               atol=1e-4)
     assert model.predict(TEXTS) == [LABELS[i] for i in probabilities.argmax(axis=1)]
     np.testing.assert_array_equal(load_version(champion.version).predict_proba(TEXTS), probabilities)
 
@@ -100,11 +103,11 @@ def write_rows(path: Path, count: int) -> Path:
 
 
 def test_predict_file_streams_every_row_with_label_and_probabilities(champion, tmp_path, monkeypatch, capsys):
-    import models.artifacts
+    import models.serving
 
     opened = []
-    real_open = models.artifacts.open_version
-    monkeypatch.setattr(models.artifacts, "open_version", lambda *a, **k: opened.append(a) or real_open(*a, **k))
+    real_open = models.serving.open_for_scoring
+    monkeypatch.setattr(models.serving, "open_for_scoring", lambda *a, **k: opened.append(a) or real_open(*a, **k))
     monkeypatch.setattr("retrain.predict.CHUNK_ROWS", 7)  # several chunks, each written as it is scored
     source = write_rows(tmp_path / "in.csv", 30)
 

@@ -1,0 +1,169 @@
+"""A saved version scored without building its Keras model: what `retrain predict` and
+``load_champion()`` run.
+
+Loading a KerasHub task builds every layer (1.3 s on 2 cores for MiniLM) before one weight is
+read. Scoring needs only the weights and the tokenizer: the weights are read from the version's
+``.weights.h5`` files straight into the written-out forward (``models.fused_forward``), the same
+function a trained classifier scores with, so the probabilities are the Keras model's (float32:
+within 1e-6; ``tests/model/test_serving.py``). A version of another architecture than the one
+written out loads as a Keras model instead (``load_scorer`` returns None).
+
+>>> from models.serving import load_scorer, probabilities_of
+>>> scorer = load_scorer("/srv/models/v3", expected_sha256=None, dtype="float32")  # doctest: +SKIP
+>>> probabilities_of(scorer, ["what a lovely flight"]).round(2)  # doctest: +SKIP
+array([[0.03, 0.97]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import h5py
+import keras
+import keras_hub
+import numpy as np
+import tensorflow as tf
+
+from data.settings import Settings
+from models.artifacts import fetch_version
+from models.classifier import (
+    INPUT_SIGNATURE,
+    Classifier,
+    load_classifier,
+    predict_proba,
+    probabilities,
+    verified_labels,
+)
+from models.encoding import Encoded, encode
+from models.fused_forward import BertShape, forward
+from models.hardware import resolve_precision
+from models.registry import ModelVersion
+
+# KerasHub's BertBackbone uses this epsilon in every layer norm; it is not in the saved config.
+_BERT_EPSILON = 1e-12
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """A saved classifier's tokenizer and float32 weights, ready to score texts."""
+
+    tokenizer: keras_hub.models.BertTokenizer
+    labels: tuple[str, ...]
+    sequence_length: int
+    weights: dict[str, tf.Tensor]
+    shape: BertShape
+    dtype: tf.DType
+
+    def encode(self, texts: list[str]) -> Encoded:
+        """Token ids for ``texts`` at this model's sequence length."""
+        return encode(self.tokenizer, texts, self.sequence_length)
+
+    def logits(self, inputs: dict) -> tf.Tensor:
+        """Float32 logits of a batch, run eagerly (one batch in a fresh process pays no trace)."""
+        return tf.cast(forward(self.weights, self.dtype, self.shape, inputs), tf.float32)
+
+    @cached_property
+    def traced_logits(self) -> Callable[[dict], tf.Tensor]:
+        """``logits`` as one graph for every batch shape, traced on first use."""
+        return tf.function(self.logits, input_signature=[INPUT_SIGNATURE])
+
+
+def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities for every encoded row, in row order (``labels`` order)."""
+    # One batch runs eagerly: tracing took longer than running it (see models.classifier.predict_proba).
+    logits_of = scorer.traced_logits if len(encoded) > batch_size else scorer.logits
+    return probabilities(logits_of, encoded, batch_size, len(scorer.labels))
+
+
+def probabilities_of(model: Scorer | Classifier, texts: list[str], batch_size: int = 64) -> np.ndarray:
+    """Class probabilities of ``texts`` (``model.labels`` order) by either kind of loaded model."""
+    if isinstance(model, Scorer):
+        return score(model, model.encode(texts), batch_size)
+    return predict_proba(model, model.encode(texts), batch_size)
+
+
+def open_for_scoring(settings: Settings, version: ModelVersion) -> Scorer | Classifier:
+    """A registered version ready to score, fetched into the settings' cache and checked: its weights
+    in the written-out forward, or its Keras model where that forward does not apply."""
+    folder = fetch_version(version.artifact_uri, version.artifact_sha256, settings.cache_dir)
+    dtype = resolve_precision(settings.precision)
+    return (load_scorer(folder, version.artifact_sha256, dtype)
+            or load_classifier(folder, expected_sha256=version.artifact_sha256, dtype=dtype))
+
+
+def _config(folder: Path, name: str) -> dict:
+    return json.loads((folder / name).read_text())
+
+
+def _shape(task: dict) -> BertShape | None:
+    """The written-out forward's shape of a saved task's config, or None if it is not that architecture."""
+    backbone = task["config"]["backbone"]
+    if (task.get("class_name") != "BertTextClassifier" or backbone.get("class_name") != "BertBackbone"
+            or task["config"].get("activation") not in (None, "linear")):
+        return None
+    config = backbone["config"]
+    if config["hidden_dim"] % config["num_heads"]:
+        return None
+    return BertShape(config["num_layers"], config["num_heads"], config["hidden_dim"], _BERT_EPSILON,
+                     float(config["dropout"]), float(task["config"]["dropout"]))
+
+
+def _keras_names(layers: int) -> dict[str, str]:
+    """Each weight's Keras path -> its dataset in the saved ``.weights.h5`` files (KerasHub 0.32's
+    layer attribute names, as Keras's saver writes them; ``tests/model/test_serving.py`` checks
+    every one against the weights Keras loads)."""
+    names = {"token_embedding/embeddings": "reversible_embedding/vars/0",
+             "position_embedding/embeddings": "position_embedding/vars/0",
+             "segment_embedding/embeddings": "embedding/vars/0",
+             "embeddings_layer_norm/gamma": "layer_normalization/vars/0",
+             "embeddings_layer_norm/beta": "layer_normalization/vars/1",
+             "pooled_dense/kernel": "dense/vars/0", "pooled_dense/bias": "dense/vars/1"}
+    sublayers = {"self_attention_layer/query": "_self_attention_layer/query_dense",
+                 "self_attention_layer/key": "_self_attention_layer/key_dense",
+                 "self_attention_layer/value": "_self_attention_layer/value_dense",
+                 "self_attention_layer/attention_output": "_self_attention_layer/output_dense",
+                 "feedforward_intermediate_dense": "_feedforward_intermediate_dense",
+                 "feedforward_output_dense": "_feedforward_output_dense"}
+    norms = {"self_attention_layer_norm": "_self_attention_layer_norm",
+             "feedforward_layer_norm": "_feedforward_layer_norm"}
+    for i in range(layers):
+        encoder = "transformer_encoder" if i == 0 else f"transformer_encoder_{i}"
+        for ours, theirs in sublayers.items():
+            names[f"transformer_layer_{i}/{ours}/kernel"] = f"{encoder}/{theirs}/vars/0"
+            names[f"transformer_layer_{i}/{ours}/bias"] = f"{encoder}/{theirs}/vars/1"
+        for ours, theirs in norms.items():
+            names[f"transformer_layer_{i}/{ours}/gamma"] = f"{encoder}/{theirs}/vars/0"
+            names[f"transformer_layer_{i}/{ours}/beta"] = f"{encoder}/{theirs}/vars/1"
+    return {ours: f"layers/{theirs}" for ours, theirs in names.items()}
+
+
+def _read_weights(folder: Path, shape: BertShape) -> dict[str, tf.Tensor] | None:
+    weights: dict[str, tf.Tensor] = {}
+    with h5py.File(folder / "model.weights.h5", "r") as backbone, h5py.File(folder / "task.weights.h5", "r") as task:
+        head = {"logits/kernel": "layers/dense/vars/0", "logits/bias": "layers/dense/vars/1"}
+        for files, names in ((backbone, _keras_names(shape.layers)), (task, head)):
+            for ours, theirs in names.items():
+                if theirs not in files:
+                    return None  # saved by another KerasHub version: let Keras read it
+                weights[ours] = tf.constant(np.asarray(files[theirs], dtype=np.float32))
+    return weights
+
+
+def load_scorer(folder: str | Path, expected_sha256: str | None, dtype: str = "float32") -> Scorer | None:
+    """A saved classifier ready to score in ``dtype`` (a Keras policy name), without building its
+    Keras model; None when it is not the architecture ``models.fused_forward`` writes out. Refuses
+    a folder whose files do not match ``expected_sha256``, as ``load_classifier`` does."""
+    folder = Path(folder)
+    labels = verified_labels(folder, expected_sha256)
+    shape = _shape(_config(folder, "task.json"))
+    weights = None if shape is None else _read_weights(folder, shape)
+    if shape is None or weights is None:
+        return None
+    sequence_length = int(_config(folder, "preprocessor.json")["config"]["sequence_length"])
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(str(folder))
+    return Scorer(tokenizer=tokenizer, labels=labels, sequence_length=sequence_length, weights=weights,
+                  shape=shape, dtype=tf.as_dtype(keras.DTypePolicy(dtype).compute_dtype))

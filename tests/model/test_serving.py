@@ -1,0 +1,81 @@
+"""A saved version scored from its weight files without building the Keras model (`retrain predict`,
+``load_champion``): every weight read is the one Keras loads, and the probabilities are the Keras model's."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import h5py
+import numpy as np
+import pytest
+
+from models.classifier import ArtifactIntegrityError, build_classifier, load_classifier, predict_proba, save_classifier
+from models.serving import Scorer, load_scorer, probabilities_of
+from tests.helpers import sentiment_rows
+
+LABELS = ("negative", "neutral", "positive")
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    """A three-layer tiny BERT (the encoders' saved names are numbered from the second on) whose every
+    weight is random, so that no two weights of a shape are equal and a mixed-up name shows: (folder, sha256)."""
+    import keras
+    import keras_hub
+
+    from models.base_model import minilm_folder
+
+    base = tmp_path_factory.mktemp("tiny-bert-3")
+    keras.utils.set_random_seed(11)
+    keras_hub.models.BertBackbone(vocabulary_size=30522, num_layers=3, num_heads=2, hidden_dim=32,
+                                  intermediate_dim=64, max_sequence_length=64).save_to_preset(str(base))
+    keras_hub.models.BertTokenizer(vocabulary=str(minilm_folder() / "vocab.txt"),
+                                   lowercase=True).save_to_preset(str(base))
+    classifier = build_classifier(str(base), LABELS, sequence_length=32, seed=2)
+    rng = np.random.default_rng(0)
+    for weight in classifier.task.weights:
+        weight.assign(rng.normal(0.0, 0.2, weight.shape).astype(np.float32))
+    folder = tmp_path_factory.mktemp("version") / "v1"
+    return str(folder), save_classifier(classifier, folder)
+
+
+def test_every_weight_read_is_the_one_keras_loads(saved):
+    folder, sha256 = saved
+    scorer = load_scorer(folder, sha256, "float32")
+    keras_weights = {w.path: w.numpy() for w in load_classifier(folder, sha256).task.weights}
+
+    assert isinstance(scorer, Scorer) and scorer.labels == LABELS and scorer.sequence_length == 32
+    assert set(scorer.weights) == set(keras_weights)
+    for name, value in keras_weights.items():
+        np.testing.assert_array_equal(scorer.weights[name].numpy(), value, err_msg=name)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-6), ("mixed_bfloat16", 2e-2)])
+def test_its_probabilities_are_the_keras_models(saved, dtype, tolerance):
+    folder, sha256 = saved
+    scorer = load_scorer(folder, sha256, dtype)
+    classifier = load_classifier(folder, sha256, dtype)
+    texts = [t for t, _ in sentiment_rows(40, seed=8)] + ["", "Café NAÏVE", "x " * 200]
+
+    for batch_size in (64, 8):  # one batch, run eagerly; several, through the traced graph
+        expected = predict_proba(classifier, classifier.encode(texts), batch_size)
+        np.testing.assert_allclose(probabilities_of(scorer, texts, batch_size), expected, atol=tolerance)
+    assert "traced_logits" in vars(scorer)  # the several batches went through the graph
+
+
+def test_a_changed_file_is_refused_and_another_architecture_loads_as_keras(saved, tmp_path):
+    folder, sha256 = saved
+    changed = shutil.copytree(folder, tmp_path / "changed")
+    task = json.loads((changed / "task.json").read_text())
+    task["config"]["activation"] = "softmax"  # the written-out forward returns logits only
+    (changed / "task.json").write_text(json.dumps(task))
+
+    with pytest.raises(ArtifactIntegrityError, match="refusing to load a changed artifact"):
+        load_scorer(changed, sha256, "float32")
+    assert load_scorer(changed, None, "float32") is None
+
+    renamed = shutil.copytree(folder, tmp_path / "renamed")
+    with h5py.File(renamed / "model.weights.h5", "r+") as weights:  # as another KerasHub version might name it
+        weights.move("layers/transformer_encoder_2", "layers/transformer_layer_2")
+    assert load_scorer(renamed, None, "float32") is None
