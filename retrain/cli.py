@@ -22,7 +22,9 @@ rows), ``retrain.cli_models`` (the model versions) and ``retrain.cli_runs`` (the
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -198,5 +200,22 @@ def main(argv: list[str] | None = None) -> int:
     return 1
 
 
+# Commands whose process ends as soon as their output is out: Python's teardown of TensorFlow took
+# 1.2 s of `retrain predict "text"`'s 6 s on 2 cores, after the answer was printed.
+_EXIT_WITHOUT_TEARDOWN = {"predict"}
+
+
+def console() -> None:
+    """The ``retrain`` command (``main`` with this process's arguments, then exit)."""
+    code = main()
+    if sys.argv[1:2] and sys.argv[1] in _EXIT_WITHOUT_TEARDOWN:
+        logging.shutdown()  # what atexit would flush: log handlers, then the standard streams
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError):  # a closed pipe (`retrain predict ... | head -1`)
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()

@@ -145,6 +145,27 @@ def test_predict_a_file_without_the_text_column_names_the_columns(champion, tmp_
     assert "'text' not found" in err and "'review'" in err and "--text-column" in err
 
 
+def test_the_predict_command_exits_without_teardown_with_all_its_output_written(champion, tmp_path) -> None:
+    # `retrain predict` ends with os._exit once its output is flushed: nothing it wrote may be lost,
+    # to a pipe (stdout), a file (--out) or stderr, and the exit code is the command's.
+    command = [sys.executable, "-c", "from retrain.cli import console; console()", "predict"]
+    texts = [f"text number {i}" for i in range(200)]
+    piped = subprocess.run([*command, *texts], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert piped.returncode == 0, piped.stderr[-2000:]
+    assert [line.split("\t")[2] for line in piped.stdout.splitlines()] == texts
+
+    source = write_rows(tmp_path / "in.csv", 50)
+    to_file = subprocess.run([*command, "--file", str(source), "--text-column", "review", "--out",
+                              str(tmp_path / "out.csv")], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert to_file.returncode == 0 and "scored 50 rows" in to_file.stderr
+    with (tmp_path / "out.csv").open(newline="", encoding="utf-8") as file:
+        assert [row["id"] for row in csv.DictReader(file)] == [str(i) for i in range(50)]
+
+    missing = subprocess.run([*command, "--file", str(source)], capture_output=True, text=True, timeout=300,
+                             cwd=tmp_path)
+    assert missing.returncode == 1 and "'text' not found" in missing.stderr
+
+
 @pytest.mark.slow
 def test_export_writes_a_saved_model_plain_tensorflow_serves_in_a_fresh_process(champion, tmp_path, capsys):
     folder = tmp_path / "export" / "v1"
