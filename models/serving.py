@@ -69,7 +69,7 @@ class Scorer:
     @cached_property
     def traced_logits(self) -> Callable[[dict], tf.Tensor]:
         """``logits`` as one graph for every batch shape, traced on first use."""
-        return tf.function(self.logits, input_signature=[INPUT_SIGNATURE])
+        return tf.function(self.logits, input_signature=[INPUT_SIGNATURE], autograph=False)
 
 
 def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64) -> np.ndarray:

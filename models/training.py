@@ -182,7 +182,7 @@ def fine_tune(
             return model(inputs, training=True)
         return bert_logits(model, shape, inputs, training=True, seed=dropout_seed)
 
-    @tf.function(input_signature=[INPUT_SIGNATURE, tf.TensorSpec((None,), tf.int64)])
+    @tf.function(input_signature=[INPUT_SIGNATURE, tf.TensorSpec((None,), tf.int64)], autograph=False)
     def train_step(inputs, targets):
         with tf.GradientTape() as tape:
             # Under a mixed policy the logits are bfloat16; the loss is taken in float32.
