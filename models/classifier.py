@@ -29,6 +29,7 @@ import tensorflow as tf
 from models.base_model import resolve_base_model
 from models.encoding import Encoded, batches, encode
 from models.fused_forward import fused_logits_function
+from models.traced import traced_for
 
 _LABELS_FILE = "retrain_labels.json"
 
@@ -153,14 +154,14 @@ def logits_function(model: keras.Model) -> Callable[[dict], tf.Tensor]:
 
     Cached, so scoring after fine-tuning reuses the graph the early-stopping passes traced and warmed.
     """
-    function = _LOGITS_FUNCTIONS.get(model)
-    if function is None:
-        # BERT's forward written out so that oneDNN fuses it (``models.fused_forward``): 1.33x
-        # scoring throughput on the same weights; any other architecture keeps the Keras layers.
-        forward = fused_logits_function(model) or (lambda inputs: tf.cast(model(inputs, training=False), tf.float32))
-        function = tf.function(forward, input_signature=[INPUT_SIGNATURE], autograph=False)
-        _LOGITS_FUNCTIONS[model] = function
-    return function
+    return traced_for(_LOGITS_FUNCTIONS, model, _inference_logits, input_signature=[INPUT_SIGNATURE], autograph=False)
+
+
+def _inference_logits(model: keras.Model, inputs: dict) -> tf.Tensor:
+    # BERT's forward written out so that oneDNN fuses it (``models.fused_forward``): 1.33x scoring
+    # throughput on the same weights; any other architecture keeps the Keras layers.
+    forward = fused_logits_function(model)
+    return forward(inputs) if forward else tf.cast(model(inputs, training=False), tf.float32)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:

