@@ -216,9 +216,14 @@ def weekly_run(rows: pd.DataFrame, new_rows: int, held_out_rows: int, epochs: in
     peak_mb = next(float(line.split()[1]) for line in lines if line.startswith("MAXRSS")) / 1024
     report = json.loads(next(line.split(" ", 1)[1] for line in lines if line.startswith("REPORT")))
     # A user's first question after a run: one text, a fresh process, the champion just promoted.
-    started = time.perf_counter()
-    subprocess.run([retrain_cli, "predict", "what a great day"], env=env, check=True, stdout=subprocess.DEVNULL)
-    report["predict_cold_seconds"] = time.perf_counter() - started
+    # Three fresh processes, each timed; a shared machine's one slow start shows in the spread, not the median.
+    cold = []
+    for _ in range(3):
+        started = time.perf_counter()
+        subprocess.run([retrain_cli, "predict", "what a great day"], env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        cold.append(time.perf_counter() - started)
+    report["predict_cold_seconds"] = sorted(cold)
     return wall, peak_mb, report
 
 
@@ -343,7 +348,9 @@ def main() -> None:
               "flow's own bookkeeping), then steps: "
               + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
               + f"; data checks are {steps['data checks'] / wall:.1%} of the run")
-        print(f"  retrain predict for one text, a fresh process: {report['predict_cold_seconds']:.1f} s (goal: 5 s)")
+        cold = report["predict_cold_seconds"]
+        print(f"  retrain predict for one text, a fresh process: {cold[1]:.1f} s, the median of "
+              f"{', '.join(f'{s:.1f}' for s in cold)} s (goal: 5 s)")
         scoring = steps["score challenger"] + steps["score champion"]
         held = report["held_out_rows"]
         print(f"  evaluation step (champion and challenger on {held} held-out rows, the champion's earlier "
