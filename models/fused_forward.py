@@ -107,6 +107,7 @@ def forward(weight: Mapping[str, tf.Tensor], dtype: tf.DType, shape: BertShape, 
     # Padding keys get a large negative score: exp() of it is 0 in bfloat16 and float32 alike.
     key_bias = (1.0 - tf.cast(inputs["padding_mask"], dtype))[:, None, None, :] * tf.constant(-1e4, dtype)
     scale = tf.constant(width ** -0.5, dtype)
+
     def kernel(path: str) -> tf.Tensor:
         return tf.reshape(w(path + "/kernel"), [hidden, hidden])
 
