@@ -178,14 +178,29 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
 def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
     """Class probabilities for every encoded row, in row order."""
     model = classifier.task
-    if model in _LOGITS_FUNCTIONS or len(encoded) > batch_size:
-        logits_of = logits_function(model)
-    else:
-        # One batch in a fresh process (``retrain predict``): tracing the graph took six times as
-        # long as running the model eagerly once.
-        def logits_of(inputs: dict) -> tf.Tensor:
-            return tf.cast(model(inputs, training=False), tf.float32)
+
+    def eager(inputs: dict) -> tf.Tensor:
+        return tf.cast(model(inputs, training=False), tf.float32)
+
+    logits_of = eager_or_traced(len(encoded), batch_size, _LOGITS_FUNCTIONS.get(model),
+                                lambda: logits_function(model), eager)
     return probabilities(logits_of, encoded, batch_size, len(classifier.labels))
+
+
+def eager_or_traced(rows: int, batch_size: int, traced: Callable | None, trace: Callable[[], Callable],
+                    eager: Callable) -> Callable:
+    """The logits function to score ``rows`` with: the graph if it is traced already or if several batches
+    pay for tracing it (``trace()``), else ``eager``. One batch in a fresh process (``retrain predict``)
+    ran six times faster eagerly than tracing the graph first.
+
+    >>> eager_or_traced(10, 64, None, lambda: "traced", "eager"), eager_or_traced(10, 64, "ready", None, "eager")
+    ('eager', 'ready')
+    >>> eager_or_traced(100, 64, None, lambda: "traced", "eager")
+    'traced'
+    """
+    if traced is not None:
+        return traced
+    return trace() if rows > batch_size else eager
 
 
 def probabilities(logits_of: Callable[[dict], tf.Tensor], encoded: Encoded, batch_size: int,

@@ -33,6 +33,7 @@ from models.artifacts import fetch_version
 from models.classifier import (
     INPUT_SIGNATURE,
     Classifier,
+    eager_or_traced,
     load_classifier,
     predict_proba,
     probabilities,
@@ -74,8 +75,8 @@ class Scorer:
 
 def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
     """Class probabilities for every encoded row, in row order (``labels`` order)."""
-    # One batch runs eagerly: tracing took longer than running it (see models.classifier.predict_proba).
-    logits_of = scorer.traced_logits if len(encoded) > batch_size else scorer.logits
+    logits_of = eager_or_traced(len(encoded), batch_size, scorer.__dict__.get("traced_logits"),
+                                lambda: scorer.traced_logits, scorer.logits)
     return probabilities(logits_of, encoded, batch_size, len(scorer.labels))
 
 
@@ -91,8 +92,9 @@ def open_for_scoring(settings: Settings, version: ModelVersion) -> Scorer | Clas
     in the written-out forward, or its Keras model where that forward does not apply."""
     folder = fetch_version(version.artifact_uri, version.artifact_sha256, settings.cache_dir)
     dtype = resolve_precision(settings.precision)
+    # load_scorer checks the files first, whatever it returns: Keras loads them unchecked a second time.
     return (load_scorer(folder, version.artifact_sha256, dtype)
-            or load_classifier(folder, expected_sha256=version.artifact_sha256, dtype=dtype))
+            or load_classifier(folder, expected_sha256=None, dtype=dtype))
 
 
 def _config(folder: Path, name: str) -> dict:
