@@ -8,6 +8,7 @@ each pair's ratio::
 
     git worktree add /tmp/base <commit>
     .venv/bin/python bench/weekly_ab.py --baseline /tmp/base --pairs 2
+    .venv/bin/python bench/weekly_ab.py --baseline /tmp/base --pairs 6 --no-weekly   # cold predict only
 
 Not a test: a pair takes about 5 minutes on 2 cores.
 """
@@ -71,20 +72,23 @@ def timed(command: list[str], env: dict[str, str], cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def trial(prepared: Path, code: Path, scratch: Path) -> tuple[float, float]:
-    """The weekly run's wall time and the median of three cold `retrain predict`s, on a copy of the home."""
+def trial(prepared: Path, code: Path, scratch: Path, weekly: bool = True) -> tuple[float, float]:
+    """The weekly run's wall time (nan with ``weekly`` off: predict against the prepared champion) and the
+    median of three cold `retrain predict`s, on a copy of the home."""
     home = Path(tempfile.mkdtemp(dir=scratch))
     shutil.copytree(prepared, home, dirs_exist_ok=True)
     env = environment(home, code)
-    weekly = timed([*RETRAIN, "run", "--epochs", "3"], env, home)
+    week = timed([*RETRAIN, "run", "--epochs", "3"], env, home) if weekly else float("nan")
     cold = sorted(timed([*RETRAIN, "predict", "what a great day"], env, home) for _ in range(3))
-    return weekly, cold[1]
+    return week, cold[1]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--baseline", type=Path, required=True, help="another checkout (git worktree add ...)")
     parser.add_argument("--pairs", type=int, default=2)
+    parser.add_argument("--weekly", action=argparse.BooleanOptionalAction, default=True,
+                        help="--no-weekly: only the cold `retrain predict` (a pair takes seconds)")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="retrain-weekly-ab-"))
     prepared = scratch / "prepared"
@@ -94,15 +98,16 @@ def main() -> None:
     ratios = []
     for pair in range(args.pairs):
         order = [("A", args.baseline), ("B", ROOT)] if pair % 2 == 0 else [("B", ROOT), ("A", args.baseline)]
-        result = {name: trial(prepared, code, scratch) for name, code in order}
+        result = {name: trial(prepared, code, scratch, args.weekly) for name, code in order}
         (a_week, a_cold), (b_week, b_cold) = result["A"], result["B"]
         ratios.append((b_week / a_week, b_cold / a_cold))
-        print(f"pair {pair + 1} ({' '.join(name for name, _ in order)}): weekly A {a_week:.1f} s, B {b_week:.1f} s "
-              f"(B/A {b_week / a_week:.2f}); retrain predict cold A {a_cold:.1f} s, B {b_cold:.1f} s "
-              f"(B/A {b_cold / a_cold:.2f})", flush=True)
+        weekly = (f"weekly A {a_week:.1f} s, B {b_week:.1f} s (B/A {b_week / a_week:.2f}); " if args.weekly else "")
+        print(f"pair {pair + 1} ({' '.join(name for name, _ in order)}): {weekly}retrain predict cold "
+              f"A {a_cold:.1f} s, B {b_cold:.1f} s (B/A {b_cold / a_cold:.2f})", flush=True)
     weekly_mean = sum(r[0] for r in ratios) / len(ratios)
     cold_mean = sum(r[1] for r in ratios) / len(ratios)
-    print(f"mean B/A over {len(ratios)} pairs: weekly {weekly_mean:.2f}, predict cold {cold_mean:.2f}")
+    print(f"mean B/A over {len(ratios)} pairs: " + (f"weekly {weekly_mean:.2f}, " if args.weekly else "")
+          + f"predict cold {cold_mean:.2f}")
     shutil.rmtree(scratch, ignore_errors=True)
 
 

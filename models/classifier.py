@@ -13,7 +13,6 @@ self-contained KerasHub preset folder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 import weakref
@@ -27,11 +26,11 @@ import numpy as np
 import tensorflow as tf
 
 from models.base_model import resolve_base_model
-from models.encoding import Encoded, batches, encode
+from models.encoding import Encoded, encode
 from models.fused_forward import fused_logits_function
+from models.probabilities import eager_or_traced, probabilities
 from models.traced import traced_for
-
-_LABELS_FILE = "retrain_labels.json"
+from models.version_files import LABELS_FILE, folder_sha256, verified_labels
 
 # Batches arrive padded to their own length: one traced graph serves every shape. The traced functions
 # (scoring here and in models.serving, the training step) branch only on Python values, so they are
@@ -44,10 +43,6 @@ INPUT_SIGNATURE = {
 
 
 _LOGITS_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-class ArtifactIntegrityError(ValueError):
-    """A model folder's content does not match the sha256 recorded for it."""
 
 
 @dataclass
@@ -87,19 +82,6 @@ def build_classifier(
                       sequence_length=sequence_length)
 
 
-def folder_sha256(folder: str | Path) -> str:
-    """One sha256 over every file of a model folder (names and bytes, in name order)."""
-    folder = Path(folder)
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        relative = path.relative_to(folder).as_posix()
-        digest.update(relative.encode() + b"\0")
-        with path.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
 def save_classifier(classifier: Classifier, folder: str | Path) -> str:
     """Save as a KerasHub preset folder (weights only, no optimizer state); return its sha256."""
     folder = Path(folder)
@@ -114,22 +96,8 @@ def save_classifier(classifier: Classifier, folder: str | Path) -> str:
         task.save_to_preset(str(folder))
     finally:
         task.preprocessor, task.optimizer = None, optimizer
-    (folder / _LABELS_FILE).write_text(json.dumps({"labels": list(classifier.labels)}))
+    (folder / LABELS_FILE).write_text(json.dumps({"labels": list(classifier.labels)}))
     return folder_sha256(folder)
-
-
-def verified_labels(folder: Path, expected_sha256: str | None) -> tuple[str, ...]:
-    """A saved classifier's labels, once its files are checked against ``expected_sha256`` (if given)."""
-    if not folder.is_dir():
-        raise FileNotFoundError(f"model folder {folder} does not exist")
-    if expected_sha256 is not None:
-        actual = folder_sha256(folder)
-        if actual != expected_sha256:
-            raise ArtifactIntegrityError(
-                f"model folder {folder} has sha256 {actual}, the registry recorded {expected_sha256}:"
-                " refusing to load a changed artifact"
-            )
-    return tuple(json.loads((folder / _LABELS_FILE).read_text())["labels"])
 
 
 def load_classifier(folder: str | Path, expected_sha256: str | None, dtype: str = "float32") -> Classifier:
@@ -164,17 +132,6 @@ def _inference_logits(model: keras.Model, inputs: dict) -> tf.Tensor:
     return forward(inputs) if forward else tf.cast(model(inputs, training=False), tf.float32)
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Log class probabilities from logits, row by row, without overflow.
-
-    >>> np.exp(log_softmax(np.array([[0.0, 0.0], [1000.0, 0.0]]))).round(3).tolist()
-    [[0.5, 0.5], [1.0, 0.0]]
-    """
-    logits = logits.astype(np.float64)
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
 def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
     """Class probabilities for every encoded row, in row order."""
     model = classifier.task
@@ -185,31 +142,3 @@ def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64
     logits_of = eager_or_traced(len(encoded), batch_size, _LOGITS_FUNCTIONS.get(model),
                                 lambda: logits_function(model), eager)
     return probabilities(logits_of, encoded, batch_size, len(classifier.labels))
-
-
-def eager_or_traced(rows: int, batch_size: int, traced: Callable | None, trace: Callable[[], Callable],
-                    eager: Callable) -> Callable:
-    """The logits function to score ``rows`` with: the graph if it is traced already or if several batches
-    pay for tracing it (``trace()``), else ``eager``. One batch in a fresh process (``retrain predict``)
-    ran six times faster eagerly than tracing the graph first.
-
-    >>> eager_or_traced(10, 64, None, lambda: "traced", "eager"), eager_or_traced(10, 64, "ready", None, "eager")
-    ('eager', 'ready')
-    >>> eager_or_traced(100, 64, None, lambda: "traced", "eager")
-    'traced'
-    """
-    if traced is not None:
-        return traced
-    return trace() if rows > batch_size else eager
-
-
-def probabilities(logits_of: Callable[[dict], tf.Tensor], encoded: Encoded, batch_size: int,
-                  classes: int) -> np.ndarray:
-    """Class probabilities of every encoded row, in row order, from a function of a batch to its logits."""
-    scored = np.zeros((len(encoded), classes), dtype=np.float32)
-    # Rows are scored sorted by length, so a batch's rows are nearly equally long: padding them to
-    # the longest exactly, not to a multiple of 8, scored 1.1x faster on 2 cores (the graph takes any
-    # shape, so the extra shapes cost no retrace).
-    for inputs, index in batches(encoded, batch_size, pad_multiple=1):
-        scored[index] = np.exp(log_softmax(logits_of(inputs).numpy()))
-    return scored

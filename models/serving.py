@@ -2,14 +2,18 @@
 ``load_champion()`` run.
 
 Loading a KerasHub task builds every layer (1.3 s on 2 cores for MiniLM) before one weight is
-read. Scoring needs only the weights and the tokenizer: the weights are read from the version's
-``.weights.h5`` files straight into the written-out forward (``models.fused_forward``), the same
-function a trained classifier scores with, so the probabilities are the Keras model's (float32:
-within 1e-6; ``tests/model/test_serving.py``). A version of another architecture than the one
-written out loads as a Keras model instead (``load_scorer`` returns None).
+read, and importing TensorFlow took 3-4 s of a 4-5 s `retrain predict "text"`. Scoring needs only
+the weights and the tokenizer: the weights are read from the version's ``.weights.h5`` files, the
+vocabulary from its folder, and one batch (up to ``RETRAIN_EVAL_BATCH_SIZE`` texts) is scored in
+float32 by NumPy (``models.bert_forward``, ``models.wordpiece``) without importing TensorFlow at all.
+More texts go through the same forward traced by TensorFlow at the settings' precision (bfloat16
+where the hardware has it), with tensorflow-text's tokenizer; so does every scoring inside a run,
+where champion and challenger must be scored alike. The probabilities are the Keras model's
+(float32: within 1e-6; ``tests/model/test_serving.py``). A version of another architecture than the
+one written out loads as a Keras model instead (``load_scorer`` returns None).
 
 >>> from models.serving import load_scorer, probabilities_of
->>> scorer = load_scorer("/srv/models/v3", expected_sha256=None, dtype="float32")  # doctest: +SKIP
+>>> scorer = load_scorer("/srv/models/v3", expected_sha256=None, precision="float32")  # doctest: +SKIP
 >>> probabilities_of(scorer, ["what a lovely flight"]).round(2)  # doctest: +SKIP
 array([[0.03, 0.97]], dtype=float32)
 """
@@ -21,28 +25,21 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h5py
-import keras
-import keras_hub
 import numpy as np
-import tensorflow as tf
 
 from data.settings import Settings
-from models.artifacts import fetch_version
-from models.classifier import (
-    INPUT_SIGNATURE,
-    Classifier,
-    eager_or_traced,
-    load_classifier,
-    predict_proba,
-    probabilities,
-    verified_labels,
-)
-from models.encoding import Encoded, encode
-from models.fused_forward import BertShape, forward
-from models.hardware import resolve_precision
+from models.bert_forward import NUMPY, BertShape, forward, tensorflow_ops
+from models.encoding import EAGER_UP_TO, Encoded, pack, tokenize
+from models.probabilities import eager_or_traced, probabilities
 from models.registry import ModelVersion
+from models.version_files import fetch_version, verified_labels
+from models.wordpiece import WordPiece, load_wordpiece
+
+if TYPE_CHECKING:
+    from models.classifier import Classifier
 
 # KerasHub's BertBackbone uses this epsilon in every layer norm; it is not in the saved config.
 _BERT_EPSILON = 1e-12
@@ -52,38 +49,67 @@ _BERT_EPSILON = 1e-12
 class Scorer:
     """A saved classifier's tokenizer and float32 weights, ready to score texts."""
 
-    tokenizer: keras_hub.models.BertTokenizer
+    folder: Path
+    wordpiece: WordPiece
     labels: tuple[str, ...]
     sequence_length: int
-    weights: dict[str, tf.Tensor]
+    weights: dict[str, np.ndarray]
     shape: BertShape
-    dtype: tf.DType
+    precision: str  # a RETRAIN_PRECISION value: what the TensorFlow graph computes in (``auto`` resolved there)
 
     def encode(self, texts: list[str]) -> Encoded:
-        """Token ids for ``texts`` at this model's sequence length."""
-        return encode(self.tokenizer, texts, self.sequence_length)
+        """Token ids for ``texts`` at this model's sequence length: up to ``EAGER_UP_TO`` texts in plain
+        Python, more by tensorflow-text (the same ids, 8.8x faster on many)."""
+        ids = self.wordpiece(list(texts)) if len(texts) <= EAGER_UP_TO else tokenize(self.keras_tokenizer, texts)
+        return pack(ids, self.wordpiece.start_token_id, self.wordpiece.end_token_id, self.sequence_length)
 
-    def logits(self, inputs: dict) -> tf.Tensor:
-        """Float32 logits of a batch, run eagerly (one batch in a fresh process pays no trace)."""
-        return tf.cast(forward(self.weights, self.dtype, self.shape, inputs), tf.float32)
+    def logits(self, inputs: dict) -> np.ndarray:
+        """Float32 logits of a batch by NumPy: no TensorFlow import, nothing traced."""
+        return forward(self.weights, np.float32, self.shape, inputs, NUMPY)
 
     @cached_property
-    def traced_logits(self) -> Callable[[dict], tf.Tensor]:
-        """``logits`` as one graph for every batch shape, traced on first use."""
-        return tf.function(self.logits, input_signature=[INPUT_SIGNATURE], autograph=False)
+    def keras_tokenizer(self):
+        """KerasHub's tokenizer of this version (imports TensorFlow), for many texts at once."""
+        import keras_hub
+
+        return keras_hub.models.BertTokenizer.from_preset(str(self.folder))
+
+    @cached_property
+    def traced_logits(self) -> Callable[[dict], object]:
+        """The forward as one TensorFlow graph for every batch shape, at ``precision``; traced on first use."""
+        import keras
+        import tensorflow as tf
+
+        from models.classifier import INPUT_SIGNATURE
+        from models.hardware import resolve_precision
+
+        dtype = tf.as_dtype(keras.DTypePolicy(resolve_precision(self.precision)).compute_dtype)
+        weights = {name: tf.constant(value) for name, value in self.weights.items()}
+
+        def logits(inputs: dict) -> tf.Tensor:
+            return tf.cast(forward(weights, dtype, self.shape, inputs, tensorflow_ops()), tf.float32)
+
+        return tf.function(logits, input_signature=[INPUT_SIGNATURE], autograph=False)
 
 
-def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities for every encoded row, in row order (``labels`` order)."""
-    logits_of = eager_or_traced(len(encoded), batch_size, scorer.__dict__.get("traced_logits"),
-                                lambda: scorer.traced_logits, scorer.logits)
+def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64, numpy_for_one_batch: bool = True) -> np.ndarray:
+    """Class probabilities for every encoded row, in row order (``labels`` order). One batch is scored
+    by NumPy in float32 unless ``numpy_for_one_batch`` is off (a run scores both models in one precision)."""
+    if numpy_for_one_batch:
+        logits_of = eager_or_traced(len(encoded), batch_size, scorer.__dict__.get("traced_logits"),
+                                    lambda: scorer.traced_logits, scorer.logits)
+    else:
+        logits_of = scorer.traced_logits
     return probabilities(logits_of, encoded, batch_size, len(scorer.labels))
 
 
-def probabilities_of(model: Scorer | Classifier, texts: list[str], batch_size: int = 64) -> np.ndarray:
+def probabilities_of(model: Scorer | Classifier, texts: list[str], batch_size: int = 64,
+                     numpy_for_one_batch: bool = True) -> np.ndarray:
     """Class probabilities of ``texts`` (``model.labels`` order) by either kind of loaded model."""
     if isinstance(model, Scorer):
-        return score(model, model.encode(texts), batch_size)
+        return score(model, model.encode(texts), batch_size, numpy_for_one_batch)
+    from models.classifier import predict_proba
+
     return predict_proba(model, model.encode(texts), batch_size)
 
 
@@ -91,10 +117,14 @@ def open_for_scoring(settings: Settings, version: ModelVersion) -> Scorer | Clas
     """A registered version ready to score, fetched into the settings' cache and checked: its weights
     in the written-out forward, or its Keras model where that forward does not apply."""
     folder = fetch_version(version.artifact_uri, version.artifact_sha256, settings.cache_dir)
-    dtype = resolve_precision(settings.precision)
-    # load_scorer checks the files first, whatever it returns: Keras loads them unchecked a second time.
-    return (load_scorer(folder, version.artifact_sha256, dtype)
-            or load_classifier(folder, expected_sha256=None, dtype=dtype))
+    scorer = load_scorer(folder, version.artifact_sha256, settings.precision)
+    if scorer is not None:
+        return scorer
+    from models.classifier import load_classifier
+    from models.hardware import resolve_precision
+
+    # load_scorer checked the files already: Keras loads them unchecked a second time.
+    return load_classifier(folder, expected_sha256=None, dtype=resolve_precision(settings.precision))
 
 
 def _config(folder: Path, name: str) -> dict:
@@ -143,22 +173,23 @@ def _keras_names(layers: int) -> dict[str, str]:
     return {ours: f"layers/{theirs}" for ours, theirs in names.items()}
 
 
-def _read_weights(folder: Path, shape: BertShape) -> dict[str, tf.Tensor] | None:
-    weights: dict[str, tf.Tensor] = {}
+def _read_weights(folder: Path, shape: BertShape) -> dict[str, np.ndarray] | None:
+    weights: dict[str, np.ndarray] = {}
     with h5py.File(folder / "model.weights.h5", "r") as backbone, h5py.File(folder / "task.weights.h5", "r") as task:
         head = {"logits/kernel": "layers/dense/vars/0", "logits/bias": "layers/dense/vars/1"}
         for files, names in ((backbone, _keras_names(shape.layers)), (task, head)):
             for ours, theirs in names.items():
                 if theirs not in files:
                     return None  # saved by another KerasHub version: let Keras read it
-                weights[ours] = tf.constant(np.asarray(files[theirs], dtype=np.float32))
+                weights[ours] = np.asarray(files[theirs], dtype=np.float32)
     return weights
 
 
-def load_scorer(folder: str | Path, expected_sha256: str | None, dtype: str = "float32") -> Scorer | None:
-    """A saved classifier ready to score in ``dtype`` (a Keras policy name), without building its
-    Keras model; None when it is not the architecture ``models.fused_forward`` writes out. Refuses
-    a folder whose files do not match ``expected_sha256``, as ``load_classifier`` does."""
+def load_scorer(folder: str | Path, expected_sha256: str | None, precision: str = "float32") -> Scorer | None:
+    """A saved classifier ready to score (``precision``: a ``RETRAIN_PRECISION`` value, for its TensorFlow
+    graph), without building its Keras model or importing TensorFlow; None when it is not the architecture
+    ``models.bert_forward`` writes out. Refuses a folder whose files do not match ``expected_sha256``, as
+    ``load_classifier`` does."""
     folder = Path(folder)
     labels = verified_labels(folder, expected_sha256)
     shape = _shape(_config(folder, "task.json"))
@@ -166,6 +197,5 @@ def load_scorer(folder: str | Path, expected_sha256: str | None, dtype: str = "f
     if shape is None or weights is None:
         return None
     sequence_length = int(_config(folder, "preprocessor.json")["config"]["sequence_length"])
-    tokenizer = keras_hub.models.BertTokenizer.from_preset(str(folder))
-    return Scorer(tokenizer=tokenizer, labels=labels, sequence_length=sequence_length, weights=weights,
-                  shape=shape, dtype=tf.as_dtype(keras.DTypePolicy(dtype).compute_dtype))
+    return Scorer(folder=folder, wordpiece=load_wordpiece(folder), labels=labels, sequence_length=sequence_length,
+                  weights=weights, shape=shape, precision=precision)

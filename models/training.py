@@ -20,11 +20,12 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from models.classifier import INPUT_SIGNATURE, Classifier, log_softmax, logits_function
+from models.classifier import INPUT_SIGNATURE, Classifier, logits_function
 from models.devices import DEFAULT_DEVICE, Devices, check_created_in_scope, mirrored_train_step
 from models.encoding import Encoded, batches
 from models.fused_adam import apply_adam, fusable
 from models.fused_forward import bert_logits, bert_shape
+from models.probabilities import log_softmax
 from models.schedule import WarmupLinearDecay, steps_for
 
 

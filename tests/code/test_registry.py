@@ -212,7 +212,7 @@ def test_two_runs_recording_the_same_predictions_both_succeed(engine: sa.Engine,
 
 
 def test_a_registry_sha256_that_is_not_hex_never_names_a_cache_folder(tmp_path) -> None:
-    from models.artifacts import fetch_version
+    from models.version_files import fetch_version
 
     cache = tmp_path / "cache"
     (tmp_path / "keep").mkdir()

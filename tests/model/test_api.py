@@ -20,7 +20,8 @@ from data.ledger import Watermark
 from data.settings import Settings
 from data.store import connect, create_bookkeeping_schema
 from models import registry
-from models.classifier import ArtifactIntegrityError, predict_proba
+from models.classifier import predict_proba
+from models.version_files import ArtifactIntegrityError
 from retrain import load_champion, load_version
 from retrain.cli import main
 

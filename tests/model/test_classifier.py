@@ -6,14 +6,9 @@ import weakref
 import numpy as np
 import pytest
 
-from models.classifier import (
-    ArtifactIntegrityError,
-    build_classifier,
-    load_classifier,
-    predict_proba,
-    save_classifier,
-)
+from models.classifier import build_classifier, load_classifier, predict_proba, save_classifier
 from models.training import TrainingConfig, fine_tune
+from models.version_files import ArtifactIntegrityError
 from tests.helpers import sentiment_rows
 
 LABELS = ("negative", "positive")

@@ -10,7 +10,7 @@ import tensorflow as tf
 
 from models.base_model import minilm_folder
 from models.classifier import logits_function
-from models.encoding import _EAGER_UP_TO, _TOKENIZE_FUNCTIONS, _tokenize, _traced_tokenize, batches, encode
+from models.encoding import _TOKENIZE_FUNCTIONS, EAGER_UP_TO, _traced_tokenize, batches, encode, tokenize
 from models.fused_adam import apply_adam, fusable
 from models.fused_forward import bert_logits, bert_shape, fused_logits_function
 from models.schedule import WarmupLinearDecay
@@ -85,10 +85,10 @@ def test_graph_tokenizer_gives_the_python_tokenizers_ids():
 
 def test_a_few_texts_are_tokenized_without_tracing_many_with():
     tokenizer = keras_hub.models.BertTokenizer.from_preset(str(minilm_folder()))
-    texts = [t for t, _ in sentiment_rows(_EAGER_UP_TO + 1, seed=5)]
-    few = _tokenize(tokenizer, texts[:3])
+    texts = [t for t, _ in sentiment_rows(EAGER_UP_TO + 1, seed=5)]
+    few = tokenize(tokenizer, texts[:3])
     assert tokenizer not in _TOKENIZE_FUNCTIONS  # `retrain predict "text"` pays no trace
-    many = _tokenize(tokenizer, texts)
+    many = tokenize(tokenizer, texts)
     assert tokenizer in _TOKENIZE_FUNCTIONS
     assert [ids.tolist() for ids in many[:3]] == [ids.tolist() for ids in few]
     assert all(ids.dtype == np.int32 for ids in few + many[:3])

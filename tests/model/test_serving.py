@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
 
-from models.classifier import ArtifactIntegrityError, build_classifier, load_classifier, predict_proba, save_classifier
+from models.classifier import build_classifier, load_classifier, predict_proba, save_classifier
 from models.serving import Scorer, load_scorer, probabilities_of
+from models.version_files import ArtifactIntegrityError
 from tests.helpers import sentiment_rows
 
 LABELS = ("negative", "neutral", "positive")
@@ -48,7 +52,7 @@ def test_every_weight_read_is_the_one_keras_loads(saved):
     assert isinstance(scorer, Scorer) and scorer.labels == LABELS and scorer.sequence_length == 32
     assert set(scorer.weights) == set(keras_weights)
     for name, value in keras_weights.items():
-        np.testing.assert_array_equal(scorer.weights[name].numpy(), value, err_msg=name)
+        np.testing.assert_array_equal(scorer.weights[name], value, err_msg=name)
 
 
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-6), ("mixed_bfloat16", 2e-2)])
@@ -58,10 +62,32 @@ def test_its_probabilities_are_the_keras_models(saved, dtype, tolerance):
     classifier = load_classifier(folder, sha256, dtype)
     texts = [t for t, _ in sentiment_rows(40, seed=8)] + ["", "Café NAÏVE", "x " * 200]
 
-    for batch_size in (64, 8):  # one batch, run eagerly; several, through the traced graph
+    # One batch: NumPy, in float32 whatever the precision (float32 Keras is the reference).
+    exact = predict_proba(load_classifier(folder, sha256, "float32"), classifier.encode(texts), 64)
+    np.testing.assert_allclose(probabilities_of(scorer, texts, 64), exact, atol=1e-5)
+    assert "traced_logits" not in vars(scorer)
+    # Several batches, or a run's scoring: the traced TensorFlow graph at the precision asked for.
+    for batch_size, numpy_for_one_batch in ((8, True), (64, False)):
         expected = predict_proba(classifier, classifier.encode(texts), batch_size)
-        np.testing.assert_allclose(probabilities_of(scorer, texts, batch_size), expected, atol=tolerance)
-    assert "traced_logits" in vars(scorer)  # the several batches went through the graph
+        np.testing.assert_allclose(probabilities_of(scorer, texts, batch_size, numpy_for_one_batch), expected,
+                                   atol=tolerance)
+    assert "traced_logits" in vars(scorer)
+
+
+def test_a_few_texts_are_scored_without_importing_tensorflow(saved):
+    folder, sha256 = saved
+    probe = ("import json, sys; from models.serving import load_scorer, probabilities_of; "
+             "scorer = load_scorer(sys.argv[1], sys.argv[2], 'auto'); "
+             "p = probabilities_of(scorer, ['what a lovely day', 'never again']); "
+             "print(json.dumps({'tf': 'tensorflow' in sys.modules, 'keras': 'keras' in sys.modules, "
+             "'p': p.tolist()}))")
+    done = subprocess.run([sys.executable, "-c", probe, folder, sha256], capture_output=True, text=True, check=True,
+                          cwd=Path(__file__).resolve().parents[2])
+    result = json.loads(done.stdout.splitlines()[-1])
+    assert not result["tf"] and not result["keras"]
+    classifier = load_classifier(folder, sha256, "float32")
+    expected = predict_proba(classifier, classifier.encode(["what a lovely day", "never again"]))
+    np.testing.assert_allclose(result["p"], expected, atol=1e-5)
 
 
 def test_a_changed_file_is_refused_and_another_architecture_loads_as_keras(saved, tmp_path):

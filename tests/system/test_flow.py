@@ -73,10 +73,11 @@ def test_better_challenger_replaces_the_champion_and_the_watermark_moves(setting
     assert report.rows_pulled == 60
     assert version.parent_version == with_champion.version
     assert report.champion_accuracy is not None and report.champion_version == with_champion.version
-    # Replay: half as many older training rows as new ones, from before the champion's watermark, on record.
+    # Replay: as many older training rows as new ones (the default share, 1.0), from before the champion's
+    # watermark, on record.
     replayed = [i for i, role in consumed_by(engine, settings.table, [version.version]).items() if role == "replay"]
     assert 0 < len(replayed) == version.metrics["replay"]["rows"]
-    assert len(replayed) == round((report.rows_trained - len(replayed)) * 0.5)  # half as many as the new ones
+    assert settings.replay_fraction == 1.0 and len(replayed) == report.rows_trained - len(replayed)
     trained_before = consumed_by(engine, settings.table, [with_champion.version])
     assert {trained_before[i] for i in replayed} == {TRAINED}  # rows the champion trained on, never held out
     assert set(version.metrics["slices"]) == {"challenger", "champion", "tfidf"}

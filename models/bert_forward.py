@@ -1,0 +1,214 @@
+"""BERT's forward pass written out once, run by TensorFlow or by NumPy.
+
+TensorFlow runs it for training and for scoring many rows (``models.fused_forward``: written out
+on 2-D activations so that oneDNN fuses matmul + bias + GELU). NumPy runs the same function for
+one batch in a fresh process (``retrain predict "text"``, ``load_champion()``), which then never
+imports TensorFlow: that import was 3-4 s of a 4-5 s cold start on 2 cores, the forward of a few
+tweets a few milliseconds. The two agree to 1e-5 in float32 (``tests/model/test_fused_forward.py``).
+
+The forward reads float32 weights named by their Keras paths (``"logits/bias"``,
+``"transformer_layer_0/self_attention_layer/query/kernel"``) and casts them to the compute dtype
+where they are used; the architecture is KerasHub's ``BertBackbone`` (post-norm, approximate GELU,
+learned positions) under a ``BertTextClassifier`` head.
+
+>>> import numpy as np
+>>> shape = BertShape(layers=1, heads=2, hidden=4, epsilon=1e-12, dropout=0.0, head_dropout=0.0)
+>>> weights = random_weights(shape, vocabulary=10, positions=8, intermediate=8, classes=3)
+>>> inputs = {"token_ids": np.array([[2, 5, 3, 0]]), "padding_mask": np.array([[1, 1, 1, 0]], bool),
+...           "segment_ids": np.zeros((1, 4), int)}
+>>> forward(weights, np.float32, shape, inputs, NUMPY).shape
+(1, 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class BertShape:
+    """What the written-out forward needs to know of a backbone besides its weights."""
+
+    layers: int
+    heads: int
+    hidden: int
+    epsilon: float
+    dropout: float
+    head_dropout: float
+
+
+@dataclass(frozen=True)
+class ArrayOps:
+    """The operations the forward uses, from one array library (the TensorFlow ones are the kernels
+    Grappler's remapper fuses: matmul, then bias_add, then GELU)."""
+
+    cast: Callable[[Any, Any], Any]
+    matmul: Callable[..., Any]  # (a, b, transpose_b=False), batched over leading axes
+    bias_add: Callable[[Any, Any], Any]
+    gelu: Callable[[Any], Any]  # the tanh approximation
+    moments: Callable[[Any], tuple[Any, Any]]  # mean and variance over the last axis, kept
+    rsqrt: Callable[[Any], Any]
+    gather: Callable[[Any, Any], Any]  # rows of a table
+    reshape: Callable[[Any, Any], Any]
+    transpose: Callable[[Any, Any], Any]
+    unstack: Callable[[Any], list]  # along the first axis
+    concat: Callable[[list, int], Any]
+    softmax: Callable[[Any], Any]  # over the last axis
+    tanh: Callable[[Any], Any]
+    batch_and_length: Callable[[Any], tuple[Any, Any]]
+    constant: Callable[[float, Any], Any]
+    float32: Any
+
+
+def _np_gelu(x: np.ndarray) -> np.ndarray:
+    return 0.5 * x * (1.0 + np.tanh(np.float32(np.sqrt(2.0 / np.pi)) * (x + np.float32(0.044715) * x ** 3)))
+
+
+def _np_softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+NUMPY = ArrayOps(
+    cast=lambda x, dtype: np.asarray(x).astype(dtype, copy=False),
+    matmul=lambda a, b, transpose_b=False: a @ (np.swapaxes(b, -1, -2) if transpose_b else b),
+    bias_add=lambda x, b: x + b,
+    gelu=_np_gelu,
+    moments=lambda x: (x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)),
+    rsqrt=lambda x: 1.0 / np.sqrt(x),
+    gather=lambda table, ids: table[ids],
+    reshape=np.reshape,
+    transpose=np.transpose,
+    unstack=list,
+    concat=lambda parts, axis: np.concatenate(parts, axis),
+    softmax=_np_softmax,
+    tanh=np.tanh,
+    batch_and_length=lambda ids: ids.shape[:2],
+    constant=lambda value, dtype: np.asarray(value, dtype),
+    float32=np.float32,
+)
+
+
+@cache
+def tensorflow_ops() -> ArrayOps:
+    """The TensorFlow operations (TensorFlow is imported here, on first use)."""
+    import tensorflow as tf
+
+    return ArrayOps(
+        cast=tf.cast, matmul=tf.matmul, bias_add=tf.nn.bias_add, gelu=lambda x: tf.nn.gelu(x, approximate=True),
+        moments=lambda x: tf.nn.moments(x, axes=[-1], keepdims=True), rsqrt=tf.math.rsqrt, gather=tf.gather,
+        reshape=tf.reshape, transpose=tf.transpose, unstack=tf.unstack, concat=tf.concat,
+        softmax=lambda x: tf.nn.softmax(x, axis=-1), tanh=tf.tanh,
+        batch_and_length=lambda ids: (tf.shape(ids)[0], tf.shape(ids)[1]), constant=tf.constant,
+        float32=tf.float32)
+
+
+def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Mapping[str, Any], ops: ArrayOps,
+            dropout: Callable[[Any, float], Any] | None = None) -> Any:
+    """Logits in ``dtype`` from float32 ``weight`` arrays named by their Keras paths, computed with ``ops``.
+
+    ``dropout(x, rate)``, when given (training), is applied where KerasHub applies dropout: after the
+    embeddings, on attention probabilities, on each sublayer's output and before the head.
+    """
+    hidden, heads = shape.hidden, shape.heads
+    width = hidden // heads
+
+    def w(path: str) -> Any:
+        return ops.cast(weight[path], dtype)
+
+    def drop(x: Any, rate: float) -> Any:
+        return dropout(x, rate) if dropout is not None and rate else x
+
+    def dense(x: Any, name: str, units: int, activation: str | None = None) -> Any:
+        y = ops.bias_add(ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units])),
+                         ops.reshape(w(name + "/bias"), [units]))
+        return ops.gelu(y) if activation == "gelu" else y
+
+    def layer_norm(x: Any, name: str) -> Any:
+        x = ops.cast(x, ops.float32)  # as Keras does: statistics in float32 under a mixed policy
+        mean, variance = ops.moments(x)
+        scaled = (x - mean) * ops.rsqrt(variance + shape.epsilon)
+        return ops.cast(scaled * weight[name + "/gamma"] + weight[name + "/beta"], dtype)
+
+    ids = inputs["token_ids"]
+    batch, length = ops.batch_and_length(ids)
+    # Rows are gathered from the float32 tables: casting a 30,522-row table first would cost a
+    # dense cast (and, in training, a dense gradient) of all of it every step.
+    x = (ops.gather(weight["token_embedding/embeddings"], ids)
+         + weight["position_embedding/embeddings"][None, :length]
+         + ops.gather(weight["segment_embedding/embeddings"], inputs["segment_ids"]))
+    x = drop(layer_norm(ops.reshape(x, [-1, hidden]), "embeddings_layer_norm"), shape.dropout)
+    # Padding keys get a large negative score: exp() of it is 0 in bfloat16 and float32 alike.
+    key_bias = (1.0 - ops.cast(inputs["padding_mask"], dtype))[:, None, None, :] * ops.constant(-1e4, dtype)
+    scale = ops.constant(width ** -0.5, dtype)
+
+    def kernel(path: str) -> Any:
+        return ops.reshape(w(path + "/kernel"), [hidden, hidden])
+
+    def bias(path: str) -> Any:
+        return ops.reshape(w(path + "/bias"), [hidden])
+
+    def split_heads(t: Any, parts: int, rows: Any) -> list:
+        # (batch * rows, parts * hidden) -> parts x (batch, heads, rows, width). Unstacked, not indexed:
+        # indexing's gradient writes a full-size zero tensor per slice (StridedSliceGrad: 14% of a step).
+        return ops.unstack(ops.transpose(ops.reshape(t, [batch, rows, parts, heads, width]), [2, 0, 3, 1, 4]))
+
+    def projection(x: Any, attention: str, parts: tuple[str, ...]) -> Any:
+        return ops.bias_add(ops.matmul(x, ops.concat([kernel(attention + p) for p in parts], 1)),
+                            ops.concat([bias(attention + p) for p in parts], 0))
+
+    for i in range(shape.layers):
+        name = f"transformer_layer_{i}/"
+        attention = name + "self_attention_layer/"
+        if i < shape.layers - 1:
+            query, key, value = split_heads(projection(x, attention, ("query", "key", "value")), 3, length)
+        else:
+            # Only the [CLS] row of the last layer reaches the head: every row gives keys and values,
+            # but only [CLS] asks a query, and only its row goes on through the layer. The logits are
+            # the same; MiniLM's six layers do 14% fewer FLOPs on a tweet, forward and backward.
+            key, value = split_heads(projection(x, attention, ("key", "value")), 2, length)
+            x = ops.reshape(x, [batch, length, hidden])[:, 0]
+            (query,) = split_heads(projection(x, attention, ("query",)), 1, 1)
+        scores = ops.matmul(query * scale, key, transpose_b=True) + key_bias
+        probabilities = drop(ops.softmax(scores), shape.dropout)
+        context = ops.reshape(ops.transpose(ops.matmul(probabilities, value), [0, 2, 1, 3]), [-1, hidden])
+        attended = drop(dense(context, attention + "attention_output", hidden), shape.dropout)
+        x = layer_norm(x + attended, name + "self_attention_layer_norm")
+        inner = dense(x, name + "feedforward_intermediate_dense",
+                      int(weight[name + "feedforward_intermediate_dense/bias"].shape[0]), "gelu")
+        fed = drop(dense(inner, name + "feedforward_output_dense", hidden), shape.dropout)
+        x = layer_norm(x + fed, name + "feedforward_layer_norm")
+    first = x if shape.layers else ops.reshape(x, [batch, length, hidden])[:, 0]
+    pooled = ops.tanh(dense(first, "pooled_dense", hidden))
+    return dense(drop(pooled, shape.head_dropout), "logits", int(weight["logits/bias"].shape[0]))
+
+
+def random_weights(shape: BertShape, vocabulary: int, positions: int, intermediate: int, classes: int,
+                   seed: int = 0) -> dict[str, np.ndarray]:
+    """Random float32 weights of every name the forward reads, Keras's shapes (for examples and tests)."""
+    rng = np.random.default_rng(seed)
+    h, heads = shape.hidden, shape.heads
+    sizes: dict[str, tuple[int, ...]] = {
+        "token_embedding/embeddings": (vocabulary, h), "position_embedding/embeddings": (positions, h),
+        "segment_embedding/embeddings": (2, h), "embeddings_layer_norm/gamma": (h,),
+        "embeddings_layer_norm/beta": (h,), "pooled_dense/kernel": (h, h), "pooled_dense/bias": (h,),
+        "logits/kernel": (h, classes), "logits/bias": (classes,)}
+    for i in range(shape.layers):
+        layer = f"transformer_layer_{i}/"
+        for part in ("query", "key", "value"):
+            sizes[f"{layer}self_attention_layer/{part}/kernel"] = (h, heads, h // heads)
+            sizes[f"{layer}self_attention_layer/{part}/bias"] = (heads, h // heads)
+        sizes[f"{layer}self_attention_layer/attention_output/kernel"] = (heads, h // heads, h)
+        sizes[f"{layer}self_attention_layer/attention_output/bias"] = (h,)
+        sizes[f"{layer}feedforward_intermediate_dense/kernel"] = (h, intermediate)
+        sizes[f"{layer}feedforward_intermediate_dense/bias"] = (intermediate,)
+        sizes[f"{layer}feedforward_output_dense/kernel"] = (intermediate, h)
+        sizes[f"{layer}feedforward_output_dense/bias"] = (h,)
+        for norm in ("self_attention_layer_norm", "feedforward_layer_norm"):
+            sizes[f"{layer}{norm}/gamma"], sizes[f"{layer}{norm}/beta"] = (h,), (h,)
+    return {name: rng.normal(0.0, 0.5, size).astype(np.float32) for name, size in sizes.items()}

