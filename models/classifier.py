@@ -28,7 +28,7 @@ import tensorflow as tf
 from models.base_model import resolve_base_model
 from models.encoding import Encoded, encode
 from models.fused_forward import fused_logits_function
-from models.probabilities import eager_or_traced, probabilities
+from models.probabilities import probabilities
 from models.traced import traced_for
 from models.version_files import LABELS_FILE, folder_sha256, verified_labels
 
@@ -136,9 +136,11 @@ def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64
     """Class probabilities for every encoded row, in row order."""
     model = classifier.task
 
-    def eager(inputs: dict) -> tf.Tensor:
-        return tf.cast(model(inputs, training=False), tf.float32)
-
-    logits_of = eager_or_traced(len(encoded), batch_size, _LOGITS_FUNCTIONS.get(model),
-                                lambda: logits_function(model), eager)
+    if model in _LOGITS_FUNCTIONS or len(encoded) > batch_size:
+        logits_of = logits_function(model)
+    else:
+        # One batch in a fresh process: tracing the graph took six times as long as running the model
+        # eagerly once.
+        def logits_of(inputs: dict) -> tf.Tensor:
+            return tf.cast(model(inputs, training=False), tf.float32)
     return probabilities(logits_of, encoded, batch_size, len(classifier.labels))

@@ -1,4 +1,4 @@
-"""From logits to class probabilities, batch by batch, and whether to trace the graph that computes them.
+"""From logits to class probabilities, batch by batch.
 
 No TensorFlow here: the same functions serve the NumPy forward of ``retrain predict`` and the traced
 TensorFlow graphs of a run.
@@ -22,22 +22,6 @@ def log_softmax(logits: np.ndarray) -> np.ndarray:
     logits = logits.astype(np.float64)
     shifted = logits - logits.max(axis=1, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def eager_or_traced(rows: int, batch_size: int, traced: Callable | None, trace: Callable[[], Callable],
-                    eager: Callable) -> Callable:
-    """The logits function to score ``rows`` with: the graph if it is traced already or if several batches
-    pay for tracing it (``trace()``), else ``eager``. One batch in a fresh process (``retrain predict``)
-    ran six times faster eagerly than tracing the graph first.
-
-    >>> eager_or_traced(10, 64, None, lambda: "traced", "eager"), eager_or_traced(10, 64, "ready", None, "eager")
-    ('eager', 'ready')
-    >>> eager_or_traced(100, 64, None, lambda: "traced", "eager")
-    'traced'
-    """
-    if traced is not None:
-        return traced
-    return trace() if rows > batch_size else eager
 
 
 def probabilities(logits_of: Callable[[dict], object], encoded: Encoded, batch_size: int,

@@ -33,7 +33,7 @@ import numpy as np
 from data.settings import Settings
 from models.bert_forward import NUMPY, BertShape, forward, tensorflow_ops
 from models.encoding import EAGER_UP_TO, Encoded, pack, tokenize
-from models.probabilities import eager_or_traced, probabilities
+from models.probabilities import probabilities
 from models.registry import ModelVersion
 from models.version_files import fetch_version, verified_labels
 from models.wordpiece import WordPiece, load_wordpiece
@@ -94,13 +94,12 @@ class Scorer:
 
 def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64, numpy_for_one_batch: bool = True) -> np.ndarray:
     """Class probabilities for every encoded row, in row order (``labels`` order). One batch is scored
-    by NumPy in float32 unless ``numpy_for_one_batch`` is off (a run scores both models in one precision)."""
-    if numpy_for_one_batch:
-        logits_of = eager_or_traced(len(encoded), batch_size, scorer.__dict__.get("traced_logits"),
-                                    lambda: scorer.traced_logits, scorer.logits)
-    else:
-        logits_of = scorer.traced_logits
-    return probabilities(logits_of, encoded, batch_size, len(scorer.labels))
+    by NumPy in float32 unless ``numpy_for_one_batch`` is off (a run scores both models in one precision);
+    more by the traced graph. The rule goes by the call's size alone, so the same call gives the same
+    probabilities whatever the process scored before."""
+    one_batch = numpy_for_one_batch and len(encoded) <= batch_size
+    return probabilities(scorer.logits if one_batch else scorer.traced_logits, encoded, batch_size,
+                         len(scorer.labels))
 
 
 def probabilities_of(model: Scorer | Classifier, texts: list[str], batch_size: int = 64,
