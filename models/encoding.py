@@ -71,6 +71,8 @@ EAGER_UP_TO = 1000
 
 
 def tokenize(tokenizer, texts: Sequence[str]) -> list[np.ndarray]:
+    """Each text's WordPiece ids (no [CLS] or [SEP]) by a KerasHub tokenizer: eagerly for a few texts,
+    through tensorflow-text's graph for many."""
     if not len(texts):
         return []
     if tokenizer not in _TOKENIZE_FUNCTIONS and len(texts) <= EAGER_UP_TO:
