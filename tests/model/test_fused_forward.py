@@ -140,3 +140,21 @@ def test_fused_adam_takes_keras_adams_steps():
     assert moved > 1e-3  # the steps did move the weights
     for keras_state, fused_state in zip(optimizers["keras"].variables, optimizers["fused"].variables, strict=True):
         np.testing.assert_allclose(fused_state.numpy(), keras_state.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("layers", [1, 3])
+def test_numpy_and_tensorflow_run_the_same_forward(layers):
+    from models.bert_forward import NUMPY, BertShape, forward, random_weights, tensorflow_ops
+
+    shape = BertShape(layers=layers, heads=4, hidden=32, epsilon=1e-12, dropout=0.1, head_dropout=0.1)
+    weights = random_weights(shape, vocabulary=50, positions=16, intermediate=48, classes=3, seed=layers)
+    ids = np.array([[2, 7, 9, 11, 3, 0, 0], [2, 5, 3, 0, 0, 0, 0], [2, 8, 8, 8, 8, 8, 3]], dtype=np.int32)
+    inputs = {"token_ids": ids, "padding_mask": ids != 0, "segment_ids": np.zeros_like(ids)}
+    by_numpy = forward(weights, np.float32, shape, inputs, NUMPY)
+    by_tensorflow = forward({k: tf.constant(v) for k, v in weights.items()}, tf.float32, shape, inputs,
+                            tensorflow_ops()).numpy()
+    assert by_numpy.dtype == np.float32 and by_numpy.shape == (3, 3)
+    np.testing.assert_allclose(by_numpy, by_tensorflow, atol=1e-4, rtol=1e-5)
+    # Padding is masked out: a row's logits do not depend on what its padding holds.
+    padded = {**inputs, "token_ids": np.where(ids == 0, 42, ids)}
+    np.testing.assert_allclose(forward(weights, np.float32, shape, padded, NUMPY), by_numpy, atol=1e-5)
