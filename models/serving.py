@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -76,20 +76,34 @@ class Scorer:
 
     @cached_property
     def traced_logits(self) -> Callable[[dict], object]:
-        """The forward as one TensorFlow graph for every batch shape, at ``precision``; traced on first use."""
-        import keras
+        """The forward in TensorFlow at ``precision``: one graph per architecture, shared by every Scorer of
+        it in the process (a run opens the champion several times, ``retrain serve`` a new one each week)."""
         import tensorflow as tf
 
-        from models.classifier import INPUT_SIGNATURE
         from models.hardware import resolve_precision
 
-        dtype = tf.as_dtype(keras.DTypePolicy(resolve_precision(self.precision)).compute_dtype)
+        shapes = tuple(sorted((name, value.shape) for name, value in self.weights.items()))
+        graph = _traced_forward(self.shape, resolve_precision(self.precision), shapes)
         weights = {name: tf.constant(value) for name, value in self.weights.items()}
+        return lambda inputs: graph(inputs, weights)
 
-        def logits(inputs: dict) -> tf.Tensor:
-            return tf.cast(forward(weights, dtype, self.shape, inputs, tensorflow_ops()), tf.float32)
 
-        return tf.function(logits, input_signature=[INPUT_SIGNATURE], autograph=False)
+@cache
+def _traced_forward(shape: BertShape, policy: str, weight_shapes: tuple) -> Callable:
+    """``forward`` traced once for every batch shape, with the weights as arguments (nothing captured: a
+    graph keeps no version alive)."""
+    import keras
+    import tensorflow as tf
+
+    from models.classifier import INPUT_SIGNATURE
+
+    dtype = tf.as_dtype(keras.DTypePolicy(policy).compute_dtype)
+    weights = {name: tf.TensorSpec(size, tf.float32) for name, size in weight_shapes}
+
+    def logits(inputs: dict, weight: dict) -> tf.Tensor:
+        return tf.cast(forward(weight, dtype, shape, inputs, tensorflow_ops()), tf.float32)
+
+    return tf.function(logits, input_signature=[INPUT_SIGNATURE, weights], autograph=False)
 
 
 def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64, numpy_for_one_batch: bool = True) -> np.ndarray:

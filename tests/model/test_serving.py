@@ -105,3 +105,16 @@ def test_a_changed_file_is_refused_and_another_architecture_loads_as_keras(saved
     with h5py.File(renamed / "model.weights.h5", "r+") as weights:  # as another KerasHub version might name it
         weights.move("layers/transformer_encoder_2", "layers/transformer_layer_2")
     assert load_scorer(renamed, None, "float32") is None
+
+
+def test_scorers_of_one_architecture_share_one_traced_graph(saved):
+    from models.serving import _traced_forward
+
+    folder, sha256 = saved
+    texts = [t for t, _ in sentiment_rows(20, seed=3)]
+    first, second = load_scorer(folder, sha256, "float32"), load_scorer(folder, sha256, "float32")
+    expected = probabilities_of(first, texts, 8)
+    np.testing.assert_allclose(probabilities_of(second, texts, 8, numpy_for_one_batch=False), expected, atol=1e-6)
+    shapes = tuple(sorted((name, value.shape) for name, value in first.weights.items()))
+    # Both scorers, several batch shapes: one trace (a run opens the champion several times).
+    assert _traced_forward(first.shape, "float32", shapes).experimental_get_tracing_count() == 1
