@@ -95,6 +95,16 @@ NUMPY = ArrayOps(
 
 
 @cache
+def input_signature() -> dict:
+    """What a traced forward takes: packed token ids of any batch size and length, one graph for every
+    shape (TensorFlow is imported here, on first use)."""
+    import tensorflow as tf
+
+    return {"token_ids": tf.TensorSpec((None, None), tf.int32), "padding_mask": tf.TensorSpec((None, None), tf.bool),
+            "segment_ids": tf.TensorSpec((None, None), tf.int32)}
+
+
+@cache
 def tensorflow_ops() -> ArrayOps:
     """The TensorFlow operations (TensorFlow is imported here, on first use)."""
     import tensorflow as tf

@@ -26,6 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from models.base_model import resolve_base_model
+from models.bert_forward import input_signature
 from models.encoding import Encoded, encode
 from models.fused_forward import fused_logits_function
 from models.probabilities import probabilities
@@ -35,11 +36,7 @@ from models.version_files import LABELS_FILE, folder_sha256, verified_labels
 # Batches arrive padded to their own length: one traced graph serves every shape. The traced functions
 # (scoring here and in models.serving, the training step) branch only on Python values, so they are
 # traced with autograph=False: converting their source took 0.9 s of a 1.0 s trace of the forward.
-INPUT_SIGNATURE = {
-    "token_ids": tf.TensorSpec((None, None), tf.int32),
-    "padding_mask": tf.TensorSpec((None, None), tf.bool),
-    "segment_ids": tf.TensorSpec((None, None), tf.int32),
-}
+INPUT_SIGNATURE = input_signature()
 
 
 _LOGITS_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -66,3 +66,13 @@ def resolve_precision(
         return "mixed_bfloat16" if all(capability >= (8, 0) for capability in gpus) else "float32"
     flags = cpu_flags() if flags is None else flags
     return "mixed_bfloat16" if flags & _BF16_CPU_FLAGS else "float32"
+
+
+def compute_dtype(policy: str) -> str:
+    """The dtype a Keras policy name computes in, without importing Keras (Keras's naming: a mixed
+    policy keeps float32 weights and computes in the dtype after ``mixed_``).
+
+    >>> compute_dtype("mixed_bfloat16"), compute_dtype("float32")
+    ('bfloat16', 'float32')
+    """
+    return policy.removeprefix("mixed_")

@@ -31,8 +31,9 @@ import h5py
 import numpy as np
 
 from data.settings import Settings
-from models.bert_forward import NUMPY, BertShape, forward, tensorflow_ops
+from models.bert_forward import NUMPY, BertShape, forward, input_signature, tensorflow_ops
 from models.encoding import EAGER_UP_TO, Encoded, pack, tokenize
+from models.hardware import compute_dtype, resolve_precision
 from models.probabilities import probabilities
 from models.registry import ModelVersion
 from models.version_files import fetch_version, verified_labels
@@ -80,8 +81,6 @@ class Scorer:
         it in the process (a run opens the champion several times, ``retrain serve`` a new one each week)."""
         import tensorflow as tf
 
-        from models.hardware import resolve_precision
-
         shapes = tuple(sorted((name, value.shape) for name, value in self.weights.items()))
         graph = _traced_forward(self.shape, resolve_precision(self.precision), shapes)
         weights = {name: tf.constant(value) for name, value in self.weights.items()}
@@ -92,18 +91,15 @@ class Scorer:
 def _traced_forward(shape: BertShape, policy: str, weight_shapes: tuple) -> Callable:
     """``forward`` traced once for every batch shape, with the weights as arguments (nothing captured: a
     graph keeps no version alive)."""
-    import keras
-    import tensorflow as tf
+    import tensorflow as tf  # not Keras or KerasHub: 65 to 1,000 texts need neither (about 2 s to import)
 
-    from models.classifier import INPUT_SIGNATURE
-
-    dtype = tf.as_dtype(keras.DTypePolicy(policy).compute_dtype)
+    dtype = tf.as_dtype(compute_dtype(policy))
     weights = {name: tf.TensorSpec(size, tf.float32) for name, size in weight_shapes}
 
     def logits(inputs: dict, weight: dict) -> tf.Tensor:
         return tf.cast(forward(weight, dtype, shape, inputs, tensorflow_ops()), tf.float32)
 
-    return tf.function(logits, input_signature=[INPUT_SIGNATURE, weights], autograph=False)
+    return tf.function(logits, input_signature=[input_signature(), weights], autograph=False)
 
 
 def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64, numpy_for_one_batch: bool = True) -> np.ndarray:
@@ -134,7 +130,6 @@ def open_for_scoring(settings: Settings, version: ModelVersion) -> Scorer | Clas
     if scorer is not None:
         return scorer
     from models.classifier import load_classifier
-    from models.hardware import resolve_precision
 
     # load_scorer checked the files already: Keras loads them unchecked a second time.
     return load_classifier(folder, expected_sha256=None, dtype=resolve_precision(settings.precision))
@@ -206,9 +201,10 @@ def load_scorer(folder: str | Path, expected_sha256: str | None, precision: str 
     folder = Path(folder)
     labels = verified_labels(folder, expected_sha256)
     shape = _shape(_config(folder, "task.json"))
-    weights = None if shape is None else _read_weights(folder, shape)
-    if shape is None or weights is None:
+    wordpiece = None if shape is None else load_wordpiece(folder)
+    weights = None if wordpiece is None else _read_weights(folder, shape)
+    if shape is None or wordpiece is None or weights is None:
         return None
     sequence_length = int(_config(folder, "preprocessor.json")["config"]["sequence_length"])
-    return Scorer(folder=folder, wordpiece=load_wordpiece(folder), labels=labels, sequence_length=sequence_length,
+    return Scorer(folder=folder, wordpiece=wordpiece, labels=labels, sequence_length=sequence_length,
                   weights=weights, shape=shape, precision=precision)

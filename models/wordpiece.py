@@ -132,16 +132,16 @@ class WordPiece:
         return [[ids[piece] for word in self.words(str(text)) for piece in self.pieces(word)] for text in texts]
 
 
-def load_wordpiece(folder: str | Path) -> WordPiece:
-    """The tokenizer of a saved KerasHub ``BertTokenizer`` preset folder (``tokenizer.json`` and its vocabulary)."""
+def load_wordpiece(folder: str | Path) -> WordPiece | None:
+    """The tokenizer of a saved KerasHub ``BertTokenizer`` preset folder (``tokenizer.json`` and its
+    vocabulary); None for another tokenizer, or options this one does not reproduce (splitting off, special
+    tokens in strings): the caller keeps KerasHub's."""
     folder = Path(folder)
     config = json.loads((folder / "tokenizer.json").read_text())
-    if config.get("class_name") != "BertTokenizer":
-        raise ValueError(f"{folder / 'tokenizer.json'} is a {config.get('class_name')}, not a BertTokenizer")
-    options = config["config"]
-    if not options.get("split", True) or options.get("special_tokens") or options.get("special_tokens_in_strings"):
-        raise ValueError(f"{folder / 'tokenizer.json'}: options this tokenizer does not reproduce "
-                         "(split off, or special tokens in strings)")
+    options = config.get("config", {})
+    if (config.get("class_name") != "BertTokenizer" or not options.get("split", True) or options.get("special_tokens")
+            or options.get("special_tokens_in_strings")):
+        return None
     vocabulary = (folder / _VOCABULARY_FILE).read_text(encoding="utf-8").split("\n")
     if vocabulary and vocabulary[-1] == "":
         vocabulary.pop()

@@ -107,6 +107,16 @@ def test_a_changed_file_is_refused_and_another_architecture_loads_as_keras(saved
     assert load_scorer(renamed, None, "float32") is None
 
 
+def test_a_tokenizer_the_plain_python_one_cannot_reproduce_loads_as_keras(saved, tmp_path):
+    folder, _ = saved
+    special = shutil.copytree(folder, tmp_path / "special")
+    tokenizer = json.loads((special / "tokenizer.json").read_text())
+    tokenizer["config"]["special_tokens_in_strings"] = True  # "[SEP]" in a text would be one token
+    (special / "tokenizer.json").write_text(json.dumps(tokenizer))
+    assert load_scorer(special, None, "float32") is None  # open_for_scoring then loads it as Keras
+    assert load_classifier(special, None).labels == LABELS
+
+
 def test_scorers_of_one_architecture_share_one_traced_graph(saved):
     from models.serving import _traced_forward
 
