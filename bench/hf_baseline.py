@@ -4,14 +4,17 @@ Not part of retrain and never imported by it: ``bench/finetune_bench.py`` runs t
 Python of a separate virtual environment that has ``torch`` and ``transformers``
 (``python3.11 -m venv /tmp/hf-venv && /tmp/hf-venv/bin/pip install torch==2.13.0 transformers``).
 
-It does what a team's script does: BertForSequenceClassification from the same MiniLM folder,
+It does what a team's script does: a BERT classifier from the same MiniLM folder,
 AdamW at 2e-5, batch 32, each batch padded to its longest text; then scores the held-out rows.
 The ``strong`` variant (the default) switches on what a practitioner who wants speed switches
 on, the options the Trainer offers: bf16 autocast where the hardware multiplies bf16 natively
 (``bf16=True``: an x86 CPU with AVX512_BF16 or AMX, a GPU of compute capability 8.0+),
 length-grouped training batches (``group_by_length``, the Trainer's sampler) and held-out rows
 scored sorted by length at the same eval batch size as retrain. The ``plain`` variant is the
-float32 script: shuffled batches, held-out rows in file order, scored 32 at a time.
+float32 script: shuffled batches, held-out rows in file order, scored 32 at a time. Either takes the
+head retrain is given (the spec's ``pooling``, as ``RETRAIN_POOLING``): BERT's [CLS] pooler, or, for a
+sentence-transformers model such as MiniLM's all-MiniLM-L6-v2, dropout and a linear layer over the mean
+of its token vectors, as sentence-transformers' users write it.
 
 Input and output are JSON files, so the benchmark feeds both paths the same rows; one spec may
 hold several rounds (seeds), run one after the other in this process::
@@ -38,6 +41,40 @@ def bf16_native(torch) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(flags.split(":", 1)[1].split()))
 
 
+def declares_mean_pooling(model_dir: str) -> bool:
+    """Whether a sentence-transformers folder says its token vectors are read by their mean."""
+    config = Path(model_dir) / "1_Pooling" / "config.json"
+    if not config.is_file():
+        return False
+    return {k for k, on in json.loads(config.read_text()).items() if k.startswith("pooling_mode") and on} == {
+        "pooling_mode_mean_tokens"}
+
+
+def mean_pooled_classifier(model_dir: str, num_labels: int, torch, transformers):
+    """BertModel without its pooler, then dropout and a linear layer over the mean of the unpadded rows
+    (the head's initialisation: BERT's, normal with std 0.02 and zero bias)."""
+
+    class MeanPooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.bert = transformers.BertModel.from_pretrained(model_dir, add_pooling_layer=False)
+            config = self.bert.config
+            self.dropout = torch.nn.Dropout(config.hidden_dropout_prob)
+            self.classifier = torch.nn.Linear(config.hidden_size, num_labels)
+            torch.nn.init.normal_(self.classifier.weight, std=config.initializer_range)
+            torch.nn.init.zeros_(self.classifier.bias)
+
+        def forward(self, input_ids, attention_mask, token_type_ids=None, labels=None):
+            rows = self.bert(input_ids=input_ids, attention_mask=attention_mask,
+                             token_type_ids=token_type_ids).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).float()
+            logits = self.classifier(self.dropout((rows.float() * mask).sum(1) / mask.sum(1)))
+            loss = None if labels is None else torch.nn.functional.cross_entropy(logits.float(), labels)
+            return transformers.modeling_outputs.SequenceClassifierOutput(loss=loss, logits=logits)
+
+    return MeanPooled()
+
+
 def length_grouped_order(lengths: list[int], batch_size: int, generator, torch) -> list[list[int]]:
     """The Trainer's ``group_by_length`` sampler: a random permutation cut into megabatches of 50
     batches, each sorted by length (longest first), the longest batch of all moved to the front."""
@@ -59,7 +96,11 @@ def run_round(spec: dict, seed: int, torch, transformers) -> dict:
     bf16 = strong and bf16_native(torch)
     # The folder's tokenizer.json: transformers 5 builds an all-[UNK] tokenizer from vocab.txt alone.
     tokenizer = transformers.BertTokenizerFast.from_pretrained(spec["model_dir"])
-    model = transformers.BertForSequenceClassification.from_pretrained(spec["model_dir"], num_labels=len(labels))
+    pooling = spec.get("pooling", "cls")
+    if pooling == "mean" or (pooling == "declared" and declares_mean_pooling(spec["model_dir"])):
+        model = mean_pooled_classifier(spec["model_dir"], len(labels), torch, transformers)
+    else:
+        model = transformers.BertForSequenceClassification.from_pretrained(spec["model_dir"], num_labels=len(labels))
     model.to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=spec["learning_rate"])
     batch_size, max_length = spec["batch_size"], spec["sequence_length"]

@@ -34,10 +34,10 @@ from models.training import TrainingConfig, fine_tune  # noqa: E402
 
 
 def accuracy_of(config: TrainingConfig, train: pd.DataFrame, test: pd.DataFrame, labels: tuple[str, ...],
-                max_length: int) -> tuple[float, float, int]:
+                max_length: int, pooling: str | None = None) -> tuple[float, float, int]:
     """Held-out accuracy, seconds and best epoch of a fresh fine-tune of the base model with ``config``."""
     classifier = build_classifier("minilm", labels, sequence_length=max_length, seed=config.seed,
-                                  dtype=resolve_precision("auto"))
+                                  dtype=resolve_precision("auto"), pooling=pooling)
     lengths = token_lengths(classifier.tokenizer, train["text"].tolist())
     classifier.sequence_length = choose_sequence_length(lengths, max_length)
     started = time.perf_counter()
@@ -58,6 +58,8 @@ def main() -> None:
                         help="peak rates of the warm-up + linear decay schedule")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument("--pooling", choices=["cls", "mean", "declared"], default="cls",
+                        help="the head, as RETRAIN_POOLING (MiniLM declares mean)")
     parser.add_argument("--no-old-default", action="store_true", help="skip the constant 2e-5 row")
     args = parser.parse_args()
 
@@ -81,7 +83,7 @@ def main() -> None:
     for epochs in args.epochs:
         for name, config in settings:
             config = TrainingConfig(**{**config.__dict__, "epochs": epochs, "seed": args.seed})
-            accuracy, seconds, best = accuracy_of(config, train, test, labels, args.max_length)
+            accuracy, seconds, best = accuracy_of(config, train, test, labels, args.max_length, args.pooling)
             print(f"{name:<32} {epochs:>6} {accuracy:>8.4f} {accuracy - tfidf:>+9.4f} {best:>7} {seconds:>7.0f}",
                   flush=True)
 

@@ -70,6 +70,8 @@ def main() -> None:
                         help="replay_fraction:peak_learning_rate for the weeks after the first")
     parser.add_argument("--first-rate", type=float, default=1e-4, help="the first model's peak rate")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--pooling", choices=["cls", "mean", "declared"], default="cls",
+                        help="the head, as RETRAIN_POOLING (MiniLM declares mean)")
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--no-at-once", action="store_true", help="skip MiniLM trained once on every row")
     args = parser.parse_args()
@@ -90,7 +92,8 @@ def main() -> None:
           f"(majority class {test['label'].value_counts(normalize=True).max():.4f})", flush=True)
 
     config = TrainingConfig(epochs=args.epochs, seed=args.seed, learning_rate=args.first_rate)
-    first = build_classifier("minilm", labels, sequence_length=128, seed=args.seed, dtype=resolve_precision("auto"))
+    first = build_classifier("minilm", labels, sequence_length=128, seed=args.seed, dtype=resolve_precision("auto"),
+                             pooling=args.pooling)
     first.sequence_length = choose_sequence_length(token_lengths(first.tokenizer, weeks[0]["text"].tolist()), 128)
     fine_tune(first, weeks[0]["text"].tolist(), weeks[0]["label"].tolist(), config)
     arms = {arm: clone(first) for arm in args.arms}
@@ -126,7 +129,8 @@ def main() -> None:
               f"weeks 1-{args.weeks} trained in {seconds[arm]:.0f} s", flush=True)
     if not args.no_at_once:
         everything = pd.concat(weeks, ignore_index=True)
-        once = build_classifier("minilm", labels, sequence_length=128, seed=args.seed, dtype=resolve_precision("auto"))
+        once = build_classifier("minilm", labels, sequence_length=128, seed=args.seed,
+                                dtype=resolve_precision("auto"), pooling=args.pooling)
         once.sequence_length = first.sequence_length
         began = time.perf_counter()
         fine_tune(once, everything["text"].tolist(), everything["label"].tolist(), config)

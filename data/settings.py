@@ -69,6 +69,11 @@ class Settings(BaseSettings):
         default=DEFAULT_BASE_MODEL, min_length=1, max_length=500, title="Base model",
         description="Used only before the first champion: 'minilm', a KerasHub BERT preset name or a preset folder.",
     )
+    pooling: Literal["cls", "declared", "mean"] = Field(
+        default="cls",
+        description="A first model's head: KerasHub's [CLS] pooler, the mean of the token vectors, or what the base "
+                    "model's 1_Pooling/config.json declares (MiniLM: the mean). See README, Model quality.",
+    )
     max_sequence_length: int = Field(
         default=128, ge=8, le=512, description="Cap on tokens per text; the length used is chosen from the data."
     )

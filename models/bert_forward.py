@@ -9,7 +9,7 @@ tweets a few milliseconds. The two agree to 1e-5 in float32 (``tests/model/test_
 The forward reads float32 weights named by their Keras paths (``"logits/bias"``,
 ``"transformer_layer_0/self_attention_layer/query/kernel"``) and casts them to the compute dtype
 where they are used; the architecture is KerasHub's ``BertBackbone`` (post-norm, approximate GELU,
-learned positions) under a ``BertTextClassifier`` head.
+learned positions) under a ``BertTextClassifier`` head or a mean-pooled one.
 
 >>> import numpy as np
 >>> shape = BertShape(layers=1, heads=2, hidden=4, epsilon=1e-12, dropout=0.0, head_dropout=0.0)
@@ -29,6 +29,11 @@ from typing import Any
 
 import numpy as np
 
+# The two heads: KerasHub's (the pooler's tanh dense over the [CLS] row) and the mean of the last
+# layer's rows (``models.mean_pooled``), each then dropout and the logits dense.
+CLS, MEAN = "cls", "mean"
+HEADS = {"BertTextClassifier": CLS, "MeanPooledBertTextClassifier": MEAN}  # a task.json's class_name -> its head
+
 
 @dataclass(frozen=True)
 class BertShape:
@@ -40,6 +45,7 @@ class BertShape:
     epsilon: float
     dropout: float
     head_dropout: float
+    pooling: str = "cls"  # what the head reads: CLS or MEAN
 
 
 @dataclass(frozen=True)
@@ -60,6 +66,7 @@ class ArrayOps:
     concat: Callable[[list, int], Any]
     softmax: Callable[[Any], Any]  # over the last axis
     tanh: Callable[[Any], Any]
+    sum_rows: Callable[[Any], Any]  # over axis 1 of (batch, rows, width)
     batch_and_length: Callable[[Any], tuple[Any, Any]]
     constant: Callable[[float, Any], Any]
     float32: Any
@@ -88,6 +95,7 @@ NUMPY = ArrayOps(
     concat=lambda parts, axis: np.concatenate(parts, axis),
     softmax=_np_softmax,
     tanh=np.tanh,
+    sum_rows=lambda x: x.sum(axis=1),
     batch_and_length=lambda ids: ids.shape[:2],
     constant=lambda value, dtype: np.asarray(value, dtype),
     float32=np.float32,
@@ -113,7 +121,7 @@ def tensorflow_ops() -> ArrayOps:
         cast=tf.cast, matmul=tf.matmul, bias_add=tf.nn.bias_add, gelu=lambda x: tf.nn.gelu(x, approximate=True),
         moments=lambda x: tf.nn.moments(x, axes=[-1], keepdims=True), rsqrt=tf.math.rsqrt, gather=tf.gather,
         reshape=tf.reshape, transpose=tf.transpose, unstack=tf.unstack, concat=tf.concat,
-        softmax=lambda x: tf.nn.softmax(x, axis=-1), tanh=tf.tanh,
+        softmax=lambda x: tf.nn.softmax(x, axis=-1), tanh=tf.tanh, sum_rows=lambda x: tf.reduce_sum(x, axis=1),
         batch_and_length=lambda ids: (tf.shape(ids)[0], tf.shape(ids)[1]), constant=tf.constant,
         float32=tf.float32)
 
@@ -175,12 +183,12 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
     for i in range(shape.layers):
         name = f"transformer_layer_{i}/"
         attention = name + "self_attention_layer/"
-        if i < shape.layers - 1:
+        if i < shape.layers - 1 or shape.pooling == MEAN:
             query, key, value = split_heads(projection(x, attention, ("query", "key", "value")), 3, length)
         else:
-            # Only the [CLS] row of the last layer reaches the head: every row gives keys and values,
-            # but only [CLS] asks a query, and only its row goes on through the layer. The logits are
-            # the same; MiniLM's six layers do 14% fewer FLOPs on a tweet, forward and backward.
+            # Under the [CLS] head only that row of the last layer reaches it: every row gives keys and
+            # values, but only [CLS] asks a query, and only its row goes on through the layer. The logits
+            # are the same; six layers of MiniLM's shape do 14% fewer FLOPs on a tweet, forward and backward.
             key, value = split_heads(projection(x, attention, ("key", "value")), 2, length)
             x = ops.reshape(x, [batch, length, hidden])[:, 0]
             (query,) = split_heads(projection(x, attention, ("query",)), 1, 1)
@@ -193,9 +201,17 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
                       int(weight[name + "feedforward_intermediate_dense/bias"].shape[0]), "gelu")
         fed = drop(dense(inner, name + "feedforward_output_dense", hidden), shape.dropout)
         x = layer_norm(x + fed, name + "feedforward_layer_norm")
+    classes = int(weight["logits/bias"].shape[0])
+    if shape.pooling == MEAN:
+        # The mean of the last layer's rows, padding left out, in float32 (as Keras's reduction is):
+        # what sentence-transformers checkpoints such as all-MiniLM were trained to be read by.
+        mask = ops.cast(inputs["padding_mask"], ops.float32)[:, :, None]
+        rows = ops.cast(ops.reshape(x, [batch, length, hidden]), ops.float32) * mask
+        mean = ops.cast(ops.sum_rows(rows) / ops.sum_rows(mask), dtype)
+        return dense(drop(mean, shape.head_dropout), "logits", classes)
     first = x if shape.layers else ops.reshape(x, [batch, length, hidden])[:, 0]
     pooled = ops.tanh(dense(first, "pooled_dense", hidden))
-    return dense(drop(pooled, shape.head_dropout), "logits", int(weight["logits/bias"].shape[0]))
+    return dense(drop(pooled, shape.head_dropout), "logits", classes)
 
 
 def random_weights(shape: BertShape, vocabulary: int, positions: int, intermediate: int, classes: int,

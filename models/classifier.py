@@ -26,9 +26,10 @@ import numpy as np
 import tensorflow as tf
 
 from models.base_model import resolve_base_model
-from models.bert_forward import input_signature
+from models.bert_forward import CLS, HEADS, MEAN, input_signature
 from models.encoding import Encoded, encode
 from models.fused_forward import fused_logits_function
+from models.mean_pooled import DECLARED, MeanPooledBertTextClassifier, declared_pooling
 from models.probabilities import probabilities
 from models.traced import traced_for
 from models.version_files import LABELS_FILE, folder_sha256, verified_labels
@@ -57,13 +58,20 @@ class Classifier:
 
 
 def build_classifier(
-    base_model: str, labels: tuple[str, ...], sequence_length: int, seed: int = 1337, dtype: str = "float32"
+    base_model: str, labels: tuple[str, ...], sequence_length: int, seed: int = 1337, dtype: str = "float32",
+    pooling: str = CLS,
 ) -> Classifier:
     """A new classifier on a base model, with a freshly initialised head for ``labels``.
 
-    ``dtype`` is a Keras dtype policy name (``models.hardware.resolve_precision`` picks one).
+    ``dtype`` is a Keras dtype policy name (``models.hardware.resolve_precision`` picks one). ``pooling``
+    is the head: ``"cls"`` (KerasHub's), ``"mean"`` (``models.mean_pooled``) or ``"declared"``, the one
+    the base model's folder declares.
     """
     source = resolve_base_model(base_model)
+    if pooling == DECLARED:  # the head the base model was trained to be read by: MiniLM's is the mean
+        pooling = declared_pooling(source)
+    if pooling not in (CLS, MEAN):
+        raise ValueError(f"pooling {pooling!r}: expected {CLS!r}, {MEAN!r} or {DECLARED!r}")
     keras.utils.set_random_seed(seed)
     backbone = keras_hub.models.BertBackbone.from_preset(source, dtype=dtype)
     tokenizer = keras_hub.models.BertTokenizer.from_preset(source)
@@ -72,9 +80,8 @@ def build_classifier(
             f"sequence_length {sequence_length} exceeds the base model's "
             f"{backbone.max_sequence_length} positions ({base_model})"
         )
-    task = keras_hub.models.BertTextClassifier(
-        backbone=backbone, num_classes=len(labels), preprocessor=None
-    )
+    head = MeanPooledBertTextClassifier if pooling == MEAN else keras_hub.models.BertTextClassifier
+    task = head(backbone=backbone, num_classes=len(labels), preprocessor=None)
     return Classifier(task=task, tokenizer=tokenizer, labels=tuple(labels),
                       sequence_length=sequence_length)
 
@@ -107,11 +114,20 @@ def load_classifier(folder: str | Path, expected_sha256: str | None, dtype: str 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
         # The dtype is always given: KerasHub cannot read back a saved mixed policy on its own.
-        task = keras_hub.models.TextClassifier.from_preset(str(folder), dtype=dtype)
+        task = _task_class(folder).from_preset(str(folder), dtype=dtype)
     preprocessor = task.preprocessor
     task.preprocessor = None
     return Classifier(task=task, tokenizer=preprocessor.tokenizer, labels=labels,
                       sequence_length=int(preprocessor.sequence_length))
+
+
+def _task_class(folder: Path) -> type[keras_hub.models.TextClassifier]:
+    # The class task.json names, not TextClassifier's guess: with models.mean_pooled registered, KerasHub
+    # could pick either BERT class for a BertBackbone and build the other's head over saved weights.
+    head = HEADS.get(json.loads((folder / "task.json").read_text()).get("class_name"))
+    if head is None:
+        return keras_hub.models.TextClassifier
+    return MeanPooledBertTextClassifier if head == MEAN else keras_hub.models.BertTextClassifier
 
 
 def logits_function(model: keras.Model) -> Callable[[dict], tf.Tensor]:

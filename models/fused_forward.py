@@ -29,7 +29,8 @@ import keras
 import keras_hub
 import tensorflow as tf
 
-from models.bert_forward import BertShape, forward, tensorflow_ops
+from models.bert_forward import CLS, MEAN, BertShape, forward, tensorflow_ops
+from models.mean_pooled import MeanPooledBertTextClassifier
 
 
 def bert_shape(task: keras.Model) -> BertShape | None:
@@ -43,7 +44,8 @@ def bert_shape(task: keras.Model) -> BertShape | None:
             or task.activation is not keras.activations.linear):
         return None
     return BertShape(backbone.num_layers, backbone.num_heads, backbone.hidden_dim,
-                     float(encoders[0].layer_norm_epsilon), float(backbone.dropout), float(task.dropout))
+                     float(encoders[0].layer_norm_epsilon), float(backbone.dropout), float(task.dropout),
+                     MEAN if isinstance(task, MeanPooledBertTextClassifier) else CLS)
 
 
 def _weights(task: keras.Model) -> dict[str, tf.Variable]:

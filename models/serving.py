@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 
 from data.settings import Settings
-from models.bert_forward import NUMPY, BertShape, forward, input_signature, tensorflow_ops
+from models.bert_forward import HEADS, NUMPY, BertShape, forward, input_signature, tensorflow_ops
 from models.encoding import EAGER_UP_TO, Encoded, pack, tokenize
 from models.hardware import compute_dtype, resolve_precision
 from models.probabilities import probabilities
@@ -142,14 +142,15 @@ def _config(folder: Path, name: str) -> dict:
 def _shape(task: dict) -> BertShape | None:
     """The written-out forward's shape of a saved task's config, or None if it is not that architecture."""
     backbone = task["config"]["backbone"]
-    if (task.get("class_name") != "BertTextClassifier" or backbone.get("class_name") != "BertBackbone"
+    pooling = HEADS.get(task.get("class_name"))
+    if (pooling is None or backbone.get("class_name") != "BertBackbone"
             or task["config"].get("activation") not in (None, "linear")):
         return None
     config = backbone["config"]
     if config["hidden_dim"] % config["num_heads"]:
         return None
     return BertShape(config["num_layers"], config["num_heads"], config["hidden_dim"], _BERT_EPSILON,
-                     float(config["dropout"]), float(task["config"]["dropout"]))
+                     float(config["dropout"]), float(task["config"]["dropout"]), pooling)
 
 
 def _keras_names(layers: int) -> dict[str, str]:

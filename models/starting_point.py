@@ -28,7 +28,7 @@ def starting_point(settings: Settings, champion: ModelVersion | None, batch: Lab
         return open_registered(settings, champion)
     classifier = build_classifier(settings.base_model, tuple(settings.labels),
                                   sequence_length=settings.max_sequence_length, seed=settings.seed,
-                                  dtype=resolve_precision(settings.precision))
+                                  dtype=resolve_precision(settings.precision), pooling=settings.pooling)
     # The length is chosen once, from the first data, and kept by every descendant.
     lengths = token_lengths(classifier.tokenizer, batch.training_rows["text"].tolist())
     classifier.sequence_length = choose_sequence_length(lengths, settings.max_sequence_length)

@@ -9,21 +9,24 @@ import pytest
 import tensorflow as tf
 
 from models.base_model import minilm_folder
-from models.classifier import logits_function
+from models.bert_forward import CLS, HEADS, MEAN
+from models.classifier import build_classifier, logits_function
 from models.encoding import _TOKENIZE_FUNCTIONS, EAGER_UP_TO, _traced_tokenize, batches, encode, tokenize
 from models.fused_adam import apply_adam, fusable
 from models.fused_forward import bert_logits, bert_shape, fused_logits_function
+from models.mean_pooled import MeanPooledBertTextClassifier, declared_pooling
 from models.schedule import WarmupLinearDecay
 from tests.helpers import sentiment_rows
 
 LABELS = ("negative", "neutral", "positive")
 
 
-def _task(dtype: str, activation=None, normalize_first: bool = False) -> keras.Model:
+def _task(dtype: str, activation=None, normalize_first: bool = False, pooling: str = CLS) -> keras.Model:
     keras.utils.set_random_seed(3)
     backbone = keras_hub.models.BertBackbone(vocabulary_size=30522, num_layers=2, num_heads=4, hidden_dim=32,
                                              intermediate_dim=48, max_sequence_length=64, dtype=dtype)
-    task = keras_hub.models.BertTextClassifier(backbone, num_classes=3, preprocessor=None, activation=activation)
+    head = MeanPooledBertTextClassifier if pooling == MEAN else keras_hub.models.BertTextClassifier
+    task = head(backbone, num_classes=3, preprocessor=None, activation=activation)
     # Weights of unit-scale activations and random biases and norms: an initialised model's zeros, ones
     # and small kernels give nearly the same logits for every text and would hide a wrong mask or bias.
     random = np.random.RandomState(5)
@@ -47,9 +50,10 @@ def _batches() -> list[dict]:
     return [inputs for inputs, _ in batches(encode(tokenizer, texts, 64), batch_size=7, seed=1)]
 
 
+@pytest.mark.parametrize("pooling", [CLS, MEAN])
 @pytest.mark.parametrize(("dtype", "tolerance"), [("float32", 1e-5), ("mixed_bfloat16", 0.1)])
-def test_written_out_forward_gives_the_keras_layers_logits(dtype, tolerance):
-    task = _task(dtype)
+def test_written_out_forward_gives_the_keras_layers_logits(dtype, tolerance, pooling):
+    task = _task(dtype, pooling=pooling)
     fused = tf.function(fused_logits_function(task))
     inputs = _batches()
     assert len({x["token_ids"].shape[1] for x in inputs}) > 1  # batches of several padded lengths
@@ -58,8 +62,9 @@ def test_written_out_forward_gives_the_keras_layers_logits(dtype, tolerance):
         np.testing.assert_allclose(fused(batch).numpy(), expected, atol=tolerance)
 
 
-def test_padding_does_not_change_a_rows_logits():
-    fused = fused_logits_function(_task("float32"))
+@pytest.mark.parametrize("pooling", [CLS, MEAN])
+def test_padding_does_not_change_a_rows_logits(pooling):
+    fused = fused_logits_function(_task("float32", pooling=pooling))
     batch = _batches()[0]
     wider = {key: np.pad(value, ((0, 0), (0, 8))) for key, value in batch.items()}  # 8 more padding tokens
     np.testing.assert_allclose(fused(wider).numpy(), fused(batch).numpy(), atol=1e-5)
@@ -103,8 +108,9 @@ def _loss_gradients(task, batch, training: bool, seed=None):
     return logits, tape.gradient(loss, task.trainable_variables)
 
 
-def test_training_forward_reaches_every_weight_and_drops_out():
-    task = _task("float32")
+@pytest.mark.parametrize("pooling", [CLS, MEAN])
+def test_training_forward_reaches_every_weight_and_drops_out(pooling):
+    task = _task("float32", pooling=pooling)
     batch = _batches()[1]
     logits, gradients = _loss_gradients(task, batch, training=True, seed=keras.random.SeedGenerator(1))
     assert all(g is not None for g in gradients) and len(gradients) == len(task.trainable_variables)
@@ -142,11 +148,12 @@ def test_fused_adam_takes_keras_adams_steps():
         np.testing.assert_allclose(fused_state.numpy(), keras_state.numpy(), rtol=1e-4, atol=1e-6)
 
 
-@pytest.mark.parametrize("layers", [1, 3])
-def test_numpy_and_tensorflow_run_the_same_forward(layers):
+@pytest.mark.parametrize(("layers", "pooling"), [(1, CLS), (3, CLS), (3, MEAN)])
+def test_numpy_and_tensorflow_run_the_same_forward(layers, pooling):
     from models.bert_forward import NUMPY, BertShape, forward, random_weights, tensorflow_ops
 
-    shape = BertShape(layers=layers, heads=4, hidden=32, epsilon=1e-12, dropout=0.1, head_dropout=0.1)
+    shape = BertShape(layers=layers, heads=4, hidden=32, epsilon=1e-12, dropout=0.1, head_dropout=0.1,
+                      pooling=pooling)
     weights = random_weights(shape, vocabulary=50, positions=16, intermediate=48, classes=3, seed=layers)
     ids = np.array([[2, 7, 9, 11, 3, 0, 0], [2, 5, 3, 0, 0, 0, 0], [2, 8, 8, 8, 8, 8, 3]], dtype=np.int32)
     inputs = {"token_ids": ids, "padding_mask": ids != 0, "segment_ids": np.zeros_like(ids)}
@@ -158,3 +165,32 @@ def test_numpy_and_tensorflow_run_the_same_forward(layers):
     # Padding is masked out: a row's logits do not depend on what its padding holds.
     padded = {**inputs, "token_ids": np.where(ids == 0, 42, ids)}
     np.testing.assert_allclose(forward(weights, np.float32, shape, padded, NUMPY), by_numpy, atol=1e-5)
+
+
+def test_a_base_model_is_pooled_as_its_folder_declares(tmp_path):
+    assert declared_pooling(str(minilm_folder())) == MEAN  # all-MiniLM-L6-v2: sentence-transformers, mean
+    assert declared_pooling("bert_base_en_uncased") == CLS  # a KerasHub preset name: its own [CLS] head
+    (tmp_path / "1_Pooling").mkdir()
+    (tmp_path / "1_Pooling" / "config.json").write_text(
+        '{"pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}')
+    assert declared_pooling(str(tmp_path)) == CLS
+    # A saved task.json's class name tells serving (which imports no Keras) which head to run.
+    assert {keras_hub.models.BertTextClassifier.__name__: CLS, MeanPooledBertTextClassifier.__name__: MEAN} == HEADS
+    with pytest.raises(ValueError, match="pooling 'max'"):
+        build_classifier("minilm", LABELS, sequence_length=32, pooling="max")
+
+
+@pytest.mark.parametrize(("pooling", "head"), [("cls", "BertTextClassifier"), ("mean", "MeanPooledBertTextClassifier"),
+                                               ("declared", "MeanPooledBertTextClassifier")])
+def test_a_first_model_gets_the_head_retrain_pooling_names(pooling, head):
+    import pandas as pd
+
+    from data.pull import LabeledBatch
+    from data.settings import Settings
+    from models.starting_point import starting_point
+
+    frame = pd.DataFrame({"id": [1, 2], "text": ["a lovely flight", "a dreadful one"],
+                          "label": ["positive", "negative"], "split": ["train", "train"]})
+    settings = Settings(labels=["negative", "positive"], pooling=pooling, precision="float32")
+    classifier = starting_point(settings, None, LabeledBatch(frame=frame, source_table="labeled_examples"))
+    assert type(classifier.task).__name__ == head  # MiniLM's folder declares the mean

@@ -21,10 +21,11 @@ from tests.helpers import sentiment_rows
 LABELS = ("negative", "neutral", "positive")
 
 
-@pytest.fixture(scope="module")
-def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+@pytest.fixture(scope="module", params=["cls", "mean"])
+def saved(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> tuple[str, str]:
     """A three-layer tiny BERT (the encoders' saved names are numbered from the second on) whose every
-    weight is random, so that no two weights of a shape are equal and a mixed-up name shows: (folder, sha256)."""
+    weight is random, so that no two weights of a shape are equal and a mixed-up name shows: (folder, sha256).
+    Built on a base folder that declares no pooling (KerasHub's [CLS] head) or, as MiniLM's does, the mean."""
     import keras
     import keras_hub
 
@@ -36,7 +37,10 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
                                   intermediate_dim=64, max_sequence_length=64).save_to_preset(str(base))
     keras_hub.models.BertTokenizer(vocabulary=str(minilm_folder() / "vocab.txt"),
                                    lowercase=True).save_to_preset(str(base))
-    classifier = build_classifier(str(base), LABELS, sequence_length=32, seed=2)
+    if request.param == "mean":
+        (base / "1_Pooling").mkdir()
+        shutil.copy(minilm_folder() / "1_Pooling" / "config.json", base / "1_Pooling" / "config.json")
+    classifier = build_classifier(str(base), LABELS, sequence_length=32, seed=2, pooling="declared")
     rng = np.random.default_rng(0)
     for weight in classifier.task.weights:
         weight.assign(rng.normal(0.0, 0.2, weight.shape).astype(np.float32))
@@ -47,9 +51,13 @@ def saved(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
 def test_every_weight_read_is_the_one_keras_loads(saved):
     folder, sha256 = saved
     scorer = load_scorer(folder, sha256, "float32")
-    keras_weights = {w.path: w.numpy() for w in load_classifier(folder, sha256).task.weights}
+    task = load_classifier(folder, sha256).task
+    keras_weights = {w.path: w.numpy() for w in task.weights}
 
     assert isinstance(scorer, Scorer) and scorer.labels == LABELS and scorer.sequence_length == 32
+    # Each head loads as the class that saved it, whichever BERT class KerasHub would guess.
+    assert type(task).__name__ == json.loads((Path(folder) / "task.json").read_text())["class_name"]
+    assert scorer.shape.pooling == ("mean" if type(task).__name__.startswith("MeanPooled") else "cls")
     assert set(scorer.weights) == set(keras_weights)
     for name, value in keras_weights.items():
         np.testing.assert_array_equal(scorer.weights[name], value, err_msg=name)
