@@ -1,19 +1,28 @@
-"""Layer norm on 2-D activations, three ways, in one process: what the written-out forward runs and two
-fused alternatives that did not pay (``README.md``, Performance, "Not kept")::
+"""Layer norm on 2-D activations, four ways, in one process: the written-out norm training runs, the
+oneDNN-fused norm scoring runs, and two alternatives that did not pay (``README.md``, Performance)::
 
     .venv/bin/python bench/layer_norm_bench.py
 
-The written-out norm (``models.bert_forward``: float32 statistics, as Keras), ``tf.nn.batch_normalization``
-on the same moments (the pattern oneDNN's remapper may fuse into one layer-norm kernel), and
-``fused_batch_norm`` over the rows reshaped to NCHW channels. Each is applied 50 times in one graph to a
-batch of 64 tweets' tokens (2,560 x 384), bfloat16 and float32; the best of 5 alternated passes is printed.
+The written-out norm (``models.bert_forward``: float32 statistics, as Keras); the subgraph oneDNN's
+remapper fuses into one ``_MklLayerNorm`` kernel (``models.bert_forward._onednn_layer_norm``);
+``tf.nn.batch_normalization`` on the written-out moments; and ``fused_batch_norm`` over the rows as
+NCHW channels with casts between it and gamma, which keep the remapper from fusing it. Each is applied
+50 times in one graph, traced for any row count (as the forward is: a static count folds the pattern's
+``Fill`` ops and it no longer fuses), to a batch of 64 tweets' tokens (2,560 x 384), bfloat16 and
+float32; the best of 5 alternated passes is printed.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+from pathlib import Path
 
 import tensorflow as tf
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from models.bert_forward import _onednn_layer_norm  # noqa: E402
 
 ROWS, HIDDEN, EPSILON, REPEATS = 64 * 40, 384, 1e-12, 50
 
@@ -23,6 +32,10 @@ def written_out(x, gamma, beta):
     x = tf.cast(x, tf.float32)
     mean, variance = tf.nn.moments(x, axes=[-1], keepdims=True)
     return tf.cast((x - mean) * tf.math.rsqrt(variance + EPSILON) * gamma + beta, dtype)
+
+
+def onednn_fused(x, gamma, beta):
+    return _onednn_layer_norm(x, gamma, beta, EPSILON)
 
 
 def batch_normalization(x, gamma, beta):
@@ -42,11 +55,11 @@ def fused_batch_norm(x, gamma, beta):
 def main() -> None:
     x32 = tf.random.normal([ROWS, HIDDEN])
     gamma, beta = tf.random.normal([HIDDEN]) + 1.0, tf.random.normal([HIDDEN])
-    ways = {"written out": written_out, "batch_normalization": batch_normalization,
-            "fused_batch_norm (NCHW)": fused_batch_norm}
+    ways = {"written out": written_out, "oneDNN fused (scoring)": onednn_fused,
+            "batch_normalization": batch_normalization, "fused_batch_norm + casts": fused_batch_norm}
 
-    def repeated(norm):
-        @tf.function(autograph=False)
+    def repeated(norm, dtype):
+        @tf.function(autograph=False, input_signature=[tf.TensorSpec([None, HIDDEN], dtype)])
         def run(x):
             for _ in range(REPEATS):
                 x = norm(x, gamma, beta)
@@ -55,7 +68,7 @@ def main() -> None:
 
     for dtype in (tf.bfloat16, tf.float32):
         x = tf.cast(x32, dtype)
-        graphs = {name: repeated(norm) for name, norm in ways.items()}
+        graphs = {name: repeated(norm, dtype) for name, norm in ways.items()}
         reference = tf.cast(written_out(x, gamma, beta), tf.float32)
         for graph in graphs.values():
             graph(x)
@@ -66,7 +79,9 @@ def main() -> None:
                 graph(x).numpy()
                 best[name] = min(best[name], (time.perf_counter() - started) / REPEATS)
         for name, norm in ways.items():
-            error = float(tf.reduce_max(tf.abs(tf.cast(norm(x, gamma, beta), tf.float32) - reference)))
+            once = tf.function(lambda x, norm=norm: norm(x, gamma, beta), autograph=False,
+                               input_signature=[tf.TensorSpec([None, HIDDEN], dtype)])
+            error = float(tf.reduce_max(tf.abs(tf.cast(once(x), tf.float32) - reference)))
             print(f"{dtype.name:<9} {name:<24} {best[name] * 1e3:6.3f} ms  "
                   f"({best[name] / best['written out']:.2f}x the written-out norm; max difference {error:.3g})")
 
