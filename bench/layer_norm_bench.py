@@ -4,7 +4,7 @@ oneDNN-fused norm scoring runs, and two alternatives that did not pay (``README.
     .venv/bin/python bench/layer_norm_bench.py
 
 The written-out norm (``models.bert_forward``: float32 statistics, as Keras); the subgraph oneDNN's
-remapper fuses into one ``_MklLayerNorm`` kernel (``models.bert_forward._onednn_layer_norm``);
+remapper fuses into one ``_MklLayerNorm`` kernel (``models.bert_forward.onednn_layer_norm``);
 ``tf.nn.batch_normalization`` on the written-out moments; and ``fused_batch_norm`` over the rows as
 NCHW channels with casts between it and gamma, which keep the remapper from fusing it. Each is applied
 50 times in one graph, traced for any row count (as the forward is: a static count folds the pattern's
@@ -22,7 +22,7 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from models.bert_forward import _onednn_layer_norm  # noqa: E402
+from models.bert_forward import onednn_layer_norm  # noqa: E402
 
 ROWS, HIDDEN, EPSILON, REPEATS = 64 * 40, 384, 1e-12, 50
 
@@ -35,7 +35,7 @@ def written_out(x, gamma, beta):
 
 
 def onednn_fused(x, gamma, beta):
-    return _onednn_layer_norm(x, gamma, beta, EPSILON)
+    return onednn_layer_norm(x, gamma, beta, EPSILON)
 
 
 def batch_normalization(x, gamma, beta):

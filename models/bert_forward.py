@@ -45,7 +45,7 @@ class BertShape:
     epsilon: float
     dropout: float
     head_dropout: float
-    pooling: str = "cls"  # what the head reads: CLS or MEAN
+    pooling: str = CLS  # what the head reads: CLS or MEAN
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class ArrayOps:
     constant: Callable[[float, Any], Any]
     float32: Any
     # (x, gamma, beta, epsilon) -> x normalised over its last axis in one kernel, for inference; None:
-    # the written-out norm (training always takes it: its gradient is the one that pays).
+    # the written-out norm. Training always takes the written-out norm: the fused kernel has no gradient.
     fused_layer_norm: Callable[[Any, Any, Any, float], Any] | None = None
 
 
@@ -115,11 +115,11 @@ def input_signature() -> dict:
             "segment_ids": tf.TensorSpec((None, None), tf.int32)}
 
 
-def _onednn_layer_norm(x: Any, gamma: Any, beta: Any, epsilon: float) -> Any:
+def onednn_layer_norm(x: Any, gamma: Any, beta: Any, epsilon: float) -> Any:
     """Layer norm written as the subgraph TensorFlow's oneDNN remapper fuses into one ``_MklLayerNorm``
     kernel (the one Keras 2's LayerNormalization built): each row a channel of a batch norm in training
     mode, then gamma and beta. Shapes must be dynamic: a static row count folds the ``Fill`` ops away
-    and the pattern no longer matches. On 2 cores, 64 tweets' rows in bfloat16: 0.14x the written-out
+    and the pattern no longer matches. On 2 cores, 64 tweets' rows in bfloat16: 0.13x the written-out
     norm's time (``bench/layer_norm_bench.py``)."""
     import tensorflow as tf
 
@@ -150,7 +150,7 @@ def tensorflow_ops() -> ArrayOps:
         reshape=tf.reshape, transpose=tf.transpose, unstack=tf.unstack, concat=tf.concat,
         softmax=lambda x: tf.nn.softmax(x, axis=-1), tanh=tf.tanh, sum_rows=lambda x: tf.reduce_sum(x, axis=1),
         batch_and_length=lambda ids: (tf.shape(ids)[0], tf.shape(ids)[1]), constant=tf.constant,
-        float32=tf.float32, fused_layer_norm=_onednn_layer_norm if _onednn_on_cpu_only() else None)
+        float32=tf.float32, fused_layer_norm=onednn_layer_norm if _onednn_on_cpu_only() else None)
 
 
 def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Mapping[str, Any], ops: ArrayOps,

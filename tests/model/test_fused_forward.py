@@ -198,13 +198,13 @@ def test_a_first_model_gets_the_head_retrain_pooling_names(pooling, head):
 
 @pytest.mark.parametrize(("dtype", "tolerance"), [(tf.float32, 1e-5), (tf.bfloat16, 0.07)])
 def test_the_onednn_layer_norm_normalises_as_the_written_out_one(dtype, tolerance):
-    from models.bert_forward import _onednn_layer_norm
+    from models.bert_forward import onednn_layer_norm
 
     random = np.random.RandomState(2)
     x = tf.cast(random.normal(3.0, 2.0, (37, 24)).astype(np.float32), dtype)
     gamma = tf.constant(random.normal(1.0, 0.3, 24), tf.float32)
     beta = tf.constant(random.normal(0.0, 0.3, 24), tf.float32)
-    fused = tf.function(lambda x: _onednn_layer_norm(x, gamma, beta, 1e-12), autograph=False,
+    fused = tf.function(lambda x: onednn_layer_norm(x, gamma, beta, 1e-12), autograph=False,
                         input_signature=[tf.TensorSpec([None, 24], dtype)])  # any row count: the form that fuses
     rows = tf.cast(x, tf.float32)
     mean, variance = tf.nn.moments(rows, axes=[-1], keepdims=True)
