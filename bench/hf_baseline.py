@@ -41,15 +41,6 @@ def bf16_native(torch) -> bool:
     return bool({"avx512_bf16", "amx_bf16"} & set(flags.split(":", 1)[1].split()))
 
 
-def declares_mean_pooling(model_dir: str) -> bool:
-    """Whether a sentence-transformers folder says its token vectors are read by their mean."""
-    config = Path(model_dir) / "1_Pooling" / "config.json"
-    if not config.is_file():
-        return False
-    return {k for k, on in json.loads(config.read_text()).items() if k.startswith("pooling_mode") and on} == {
-        "pooling_mode_mean_tokens"}
-
-
 def mean_pooled_classifier(model_dir: str, num_labels: int, torch, transformers):
     """BertModel without its pooler, then dropout and a linear layer over the mean of the unpadded rows
     (the head's initialisation: BERT's, normal with std 0.02 and zero bias)."""
@@ -96,8 +87,7 @@ def run_round(spec: dict, seed: int, torch, transformers) -> dict:
     bf16 = strong and bf16_native(torch)
     # The folder's tokenizer.json: transformers 5 builds an all-[UNK] tokenizer from vocab.txt alone.
     tokenizer = transformers.BertTokenizerFast.from_pretrained(spec["model_dir"])
-    pooling = spec.get("pooling", "cls")
-    if pooling == "mean" or (pooling == "declared" and declares_mean_pooling(spec["model_dir"])):
+    if spec.get("pooling") == "mean":
         model = mean_pooled_classifier(spec["model_dir"], len(labels), torch, transformers)
     else:
         model = transformers.BertForSequenceClassification.from_pretrained(spec["model_dir"], num_labels=len(labels))
