@@ -174,6 +174,11 @@ class Settings(BaseSettings):
         default=0.05, ge=0.0, le=1.0,
         description="Share of the suite cases the champion passes that the challenger may fail and still be promoted.",
     )
+    behaviour_margin: float = Field(
+        default=0.1, ge=0.0, le=1.0,
+        description="The behaviour gate counts only suite cases the champion passes by at least this much "
+                    "probability (0: every passed case).",
+    )
     artifact_store: str | None = Field(
         default=None,
         description="Where model versions are stored: a folder or any fsspec URL (s3://...); default home/models.",

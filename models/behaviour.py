@@ -11,8 +11,11 @@ filled with every combination of the ``fill`` lists:
 - ``dir`` (directional): appending each of ``append`` to a text must move the probability of
   ``label`` ``up`` (or ``down``, ``direction``).
 
-A case passes when every one of its texts does. The gate refuses a challenger that fails more of
-the cases the champion passes than a tolerance (``RETRAIN_MAX_BEHAVIOUR_REGRESSIONS``).
+A case passes when every one of its texts does; its margin says by how much (below). The gate
+refuses a challenger that fails more of the cases the champion passes firmly (by at least
+``RETRAIN_BEHAVIOUR_MARGIN``) than a tolerance (``RETRAIN_MAX_BEHAVIOUR_REGRESSIONS``). A case the
+champion passes by a hair is a coin toss for any retrained model; counting it would refuse
+challengers for noise.
 
 >>> suite = parse_suite({"tests": [{"name": "praise", "kind": "mft", "label": "pos",
 ...                                 "templates": ["{w} film"], "fill": {"w": ["good", "great"]}}]})
@@ -76,10 +79,23 @@ class BehaviourTest:
 
 @dataclass(frozen=True)
 class BehaviourResult:
-    """One model on one suite: pass rates per test, and which cases passed (in suite order)."""
+    """One model on one suite: pass rates per test, and which cases passed (in suite order).
+
+    ``margins`` (in probability, suite order) say how far each case is from the other side: for
+    ``mft`` the expected label's probability over the strongest other label's; for ``inv`` the
+    original's predicted label over the strongest other label, at the weakest of its texts; for
+    ``dir`` the smallest move in the asked direction. A passed case's margin is at least 0.
+    """
 
     tests: list[BehaviourTest]
     passed: list[bool] = field(repr=False)
+    margins: list[float] = field(default_factory=list, repr=False)
+
+    def firmly_passed(self, margin: float) -> list[bool]:
+        """Which cases passed by at least ``margin`` (all passed ones when no margins were kept)."""
+        if not self.margins:
+            return list(self.passed)
+        return [ok and m >= margin for ok, m in zip(self.passed, self.margins, strict=True)]
 
     def to_dict(self) -> dict:
         return {"tests": [{"name": t.name, "kind": t.kind, "cases": t.cases, "passed": t.passed}
@@ -93,12 +109,24 @@ class BehaviourComparison:
 
     challenger: BehaviourResult
     champion: BehaviourResult | None
-    regressions: list[int]  # cases the champion passes and the challenger fails
+    regressions: list[int]  # cases the champion passes firmly (by the margin) and the challenger fails
+    margin: float = 0.0
+    near_misses: list[int] = field(default_factory=list)  # the champion passed by less; the challenger fails
+
+    def summary(self) -> str:
+        """How many cases the challenger loses, in words (report, gate, history)."""
+        return lost_cases(len(self.regressions), self.margin, len(self.near_misses))
+
+    @property
+    def champion_firm(self) -> int:
+        """How many cases the champion passes by at least the margin: what the tolerance is a share of."""
+        return sum(self.champion.firmly_passed(self.margin)) if self.champion else 0
 
     def to_dict(self) -> dict:
         return {"challenger": self.challenger.to_dict(),
                 "champion": self.champion.to_dict() if self.champion else None,
-                "regressions": len(self.regressions)}
+                "regressions": len(self.regressions), "margin": self.margin,
+                "champion_firm": self.champion_firm, "near_misses": len(self.near_misses)}
 
 
 # --- perturbations ---------------------------------------------------------------------------------
@@ -232,44 +260,79 @@ def run_suite(suite: Suite, predict_proba: Callable[[list[str]], np.ndarray], la
     row = {text: i for i, text in enumerate(unique)}
     label_list = list(labels)
     passed: list[bool] = []
+    margins: list[float] = []
     for case in suite.cases:
         p = probabilities[[row[text] for text in case.texts]]
         predicted = p.argmax(axis=1)
         if case.kind == "mft":
             ok = label_list[predicted[0]] == case.label
+            margin = _lead(p, label_list.index(case.label)).min()
         elif case.kind == "inv":
             ok = bool(np.all(predicted == predicted[0]))
+            margin = _lead(p, predicted[0]).min()
         else:
             moved = p[1:, label_list.index(case.label)] - p[0, label_list.index(case.label)]
             ok = bool(np.all(moved > 0) if case.direction == "up" else np.all(moved < 0))
+            margin = (moved if case.direction == "up" else -moved).min()
         passed.append(bool(ok))
+        margins.append(max(float(margin), 0.0) if ok else min(float(margin), 0.0))
     tests = []
     for name in suite.tests:
         mine = [ok for case, ok in zip(suite.cases, passed, strict=True) if case.test == name]
         kind = next(case.kind for case in suite.cases if case.test == name)
         tests.append(BehaviourTest(name, kind, len(mine), sum(mine)))
-    return BehaviourResult(tests, passed)
+    return BehaviourResult(tests, passed, margins)
 
 
-def compare(challenger: BehaviourResult, champion: BehaviourResult | None) -> BehaviourComparison:
-    """Which cases the champion passes and the challenger fails."""
-    regressions = [] if champion is None else [
-        i for i, (new, old) in enumerate(zip(challenger.passed, champion.passed, strict=True)) if old and not new
-    ]
-    return BehaviourComparison(challenger, champion, regressions)
+def _lead(p: np.ndarray, label: int) -> np.ndarray:
+    """Each row's probability of ``label`` minus its strongest other label's."""
+    others = np.delete(p, label, axis=1)
+    return p[:, label] - (others.max(axis=1) if others.size else 0.0)
+
+
+def compare(challenger: BehaviourResult, champion: BehaviourResult | None, margin: float = 0.0) -> BehaviourComparison:
+    """Which cases the champion passes by at least ``margin`` and the challenger fails (the
+    regressions), and which it passes by less and the challenger fails (near misses, reported only).
+
+    >>> firm = BehaviourResult([], [True, True, False], [0.30, 0.02, -0.1])
+    >>> new = BehaviourResult([], [False, False, True], [-0.2, -0.01, 0.2])
+    >>> c = compare(new, firm, margin=0.1)
+    >>> c.regressions, c.near_misses, c.champion_firm
+    ([0], [1], 1)
+    """
+    if champion is None:
+        return BehaviourComparison(challenger, None, [], margin)
+    firm = champion.firmly_passed(margin)
+    lost = [i for i, (new, old) in enumerate(zip(challenger.passed, champion.passed, strict=True)) if old and not new]
+    return BehaviourComparison(challenger, champion, [i for i in lost if firm[i]], margin,
+                               [i for i in lost if not firm[i]])
 
 
 def behaviour_regressions(comparison: BehaviourComparison, tolerance: float) -> list[str]:
     """Why the gate refuses the challenger, if it fails more than ``tolerance`` (a share) of the
-    cases the champion passes; empty when it does not."""
+    cases the champion passes by the comparison's margin; empty when it does not."""
     if comparison.champion is None:
         return []
-    champion_passed = sum(comparison.champion.passed)
-    allowed = tolerance * champion_passed
+    firm = comparison.champion_firm
+    allowed = tolerance * firm
     if len(comparison.regressions) <= allowed:
         return []
-    return [f"behaviour: the challenger fails {len(comparison.regressions)} of the {champion_passed} suite "
-            f"cases the champion passes (tolerance {tolerance:g} = {allowed:.1f} cases)"]
+    return [f"behaviour: the challenger fails {len(comparison.regressions)} of the {firm} suite "
+            f"cases the champion passes{_by(comparison.margin)} (tolerance {tolerance:g} = {allowed:.1f} cases)"]
+
+
+def _by(margin: float) -> str:
+    return f" by a margin of {margin:g} or more" if margin > 0 else ""
+
+
+def lost_cases(regressions: int, margin: float = 0.0, near_misses: int = 0) -> str:
+    """The regressions in words, with the near misses the margin let through.
+
+    >>> lost_cases(2, 0.1, 5)
+    '2 the champion passes by a margin of 0.1 or more and the challenger fails (5 more it passed by less)'
+    """
+    more = f" ({near_misses} more it passed by less)" if near_misses else ""
+    return f"{regressions} the champion passes{_by(margin)} and the challenger fails{more}"
 
 
 def format_results(results: dict[str, BehaviourResult | None]) -> list[str]:

@@ -193,8 +193,8 @@ def decide(
         blocked = blocked or bool(drops)
     if behaviour is not None and behaviour.champion is not None:
         failing = behaviour_regressions(behaviour, policy.max_behaviour_regressions)
-        reasons += failing or [f"behaviour: {len(behaviour.regressions)} of the champion's passed suite cases "
-                               f"fail (within tolerance {policy.max_behaviour_regressions:g})"]
+        reasons += failing or [f"behaviour: {behaviour.summary()} (within tolerance "
+                               f"{policy.max_behaviour_regressions:g} of {behaviour.champion_firm} cases)"]
         blocked = blocked or bool(failing)
     return Decision(not blocked, "; ".join(reasons), paired)
 

@@ -74,4 +74,4 @@ def behaviour_of(settings: Settings, challenger: Classifier, champion: ModelVers
     if champion is not None:
         model = open_for_scoring(settings, champion)
         theirs = run_suite(suite, runner(model), model.labels)
-    return compare(mine, theirs)
+    return compare(mine, theirs, settings.behaviour_margin)

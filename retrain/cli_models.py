@@ -11,7 +11,7 @@ from data.ledger import counts_by_version
 from data.pull import waiting_counts
 from data.quarantine_table import quarantined_ids
 from models import registry
-from models.behaviour import load_suite, run_suite
+from models.behaviour import load_suite, lost_cases, run_suite
 from models.slices import SLICE_KINDS, slices_from_dict
 from retrain.api import load_champion, load_version
 from retrain.cli_database import existing_engine, load_settings
@@ -97,7 +97,8 @@ def _quality_lines(metrics: dict) -> list[str]:
             if behaviour.get(model):
                 tests = ", ".join(f"{t['name']} {t['passed']}/{t['cases']}" for t in behaviour[model]["tests"])
                 lines.append(f"behaviour, {model}: {behaviour[model]['passed']}/{behaviour[model]['cases']} ({tests})")
-        lines.append(f"behaviour regressions: {behaviour['regressions']}")
+        lost = lost_cases(behaviour["regressions"], behaviour.get("margin", 0.0), behaviour.get("near_misses", 0))
+        lines.append(f"behaviour regressions: {lost}")
     return lines
 
 

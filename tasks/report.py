@@ -141,7 +141,7 @@ def _quality_sections(scores: Scores, champion_name: str, challenger_name: str) 
         results = {champion_name: scores.behaviour.champion, challenger_name: scores.behaviour.challenger}
         shown = [name for name, r in results.items() if r is not None]
         lines += ["", f"Behaviour suite ({len(scores.behaviour.challenger.passed)} cases; "
-                      f"{len(scores.behaviour.regressions)} the champion passes and the challenger fails):", "",
+                      f"{scores.behaviour.summary()}):", "",
                   f"| test | {' | '.join(shown)} |", "|---|" + "---|" * len(shown), *format_results(results)]
     return lines
 

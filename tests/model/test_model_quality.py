@@ -168,6 +168,53 @@ def test_gate_refuses_a_challenger_that_breaks_mft_cases_the_champion_passes() -
     assert decide(challenger, champion, majority, PromotionPolicy(), behaviour=same).promote
 
 
+def _fixed_model(probabilities: dict[str, float]):
+    """P(positive) looked up per text (0.5 for any other text)."""
+    def predict(texts: list[str]) -> np.ndarray:
+        p = np.array([probabilities.get(text, 0.5) for text in texts])
+        return np.stack([1 - p, p], axis=1)
+    return predict
+
+
+def test_behaviour_margins_say_how_firmly_each_case_passes() -> None:
+    suite = parse_suite({"tests": [
+        {"name": "praise", "kind": "mft", "label": "positive", "cases": ["firm", "hair", "wrong"]},
+        {"name": "robust", "kind": "inv", "perturb": ["casing"], "cases": ["Steady"]},
+        {"name": "more", "kind": "dir", "label": "positive", "append": ["!"], "cases": ["up"]},
+    ]}, LABELS)
+    result = run_suite(suite, _fixed_model({"firm": 0.9, "hair": 0.52, "wrong": 0.3, "Steady": 0.8,
+                                            "STEADY": 0.6, "steady": 0.7, "up": 0.5, "up!": 0.58}), LABELS)
+    assert result.passed == [True, True, False, True, True]
+    assert np.allclose(result.margins, [0.8, 0.04, -0.4, 0.2, 0.08])  # inv: its weakest text, 0.6 - 0.4
+    assert result.firmly_passed(0.1) == [True, False, False, True, False]
+
+
+def test_gate_protects_only_cases_the_champion_passes_by_the_margin() -> None:
+    truth = ["positive"] * 5 + ["negative"] * 5
+    champion = evaluate_predictions(truth, truth[:8] + ["positive", "positive"], LABELS)
+    challenger = evaluate_predictions(truth, truth, LABELS)
+    majority = majority_baseline(truth, LABELS)
+    suite = parse_suite({"tests": [{"name": "praise", "kind": "mft", "label": "positive",
+                                    "cases": [f"text {i}" for i in range(10)]}]}, LABELS)
+    # The champion passes all ten: two firmly (0.9), eight by a hair (0.52); the challenger fails
+    # one firm case and all eight hair-width ones.
+    firm_and_hair = {f"text {i}": 0.9 if i < 2 else 0.52 for i in range(10)}
+    champion_run = run_suite(suite, _fixed_model(firm_and_hair), LABELS)
+    challenger_run = run_suite(suite, _fixed_model({"text 1": 0.95}), LABELS)  # the rest read 0.5: negative
+    noisy = compare(challenger_run, champion_run, margin=0.1)
+    assert (noisy.regressions, len(noisy.near_misses), noisy.champion_firm) == ([0], 8, 2)
+    refused = decide(challenger, champion, majority, PromotionPolicy(), behaviour=noisy)
+    assert not refused.promote  # 1 of the 2 firm cases lost: above 5%
+    assert "fails 1 of the 2 suite cases the champion passes by a margin of 0.1 or more" in refused.reason
+    keeps_firm = run_suite(suite, _fixed_model({"text 0": 0.9, "text 1": 0.9}), LABELS)
+    kept = compare(keeps_firm, champion_run, margin=0.1)
+    allowed = decide(challenger, champion, majority, PromotionPolicy(), behaviour=kept)
+    assert allowed.promote and "0 the champion passes by a margin of 0.1 or more" in allowed.reason
+    assert "(8 more it passed by less)" in allowed.reason
+    every_pass = compare(keeps_firm, champion_run, margin=0.0)  # margin 0: every passed case counts
+    assert not decide(challenger, champion, majority, PromotionPolicy(), behaviour=every_pass).promote
+
+
 def test_invariance_perturbations_are_generated_from_the_text() -> None:
     variants = perturbations("Mary paid 20 dollars at https://x.io/a", ["typo", "name", "number", "url", "casing"])
     assert any("Mary" not in v and "paid" in v for v in variants)  # a changed name
