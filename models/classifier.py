@@ -25,7 +25,7 @@ import keras_hub
 import numpy as np
 import tensorflow as tf
 
-from models.base_model import resolve_base_model
+from models.base_model import resolve_base_model, tokenizer_options
 from models.bert_forward import CLS, HEADS, MEAN, input_signature
 from models.encoding import Encoded, encode
 from models.fused_forward import fused_logits_function
@@ -74,7 +74,7 @@ def build_classifier(
         raise ValueError(f"pooling {pooling!r}: expected {CLS!r}, {MEAN!r} or {DECLARED!r}")
     keras.utils.set_random_seed(seed)
     backbone = keras_hub.models.BertBackbone.from_preset(source, dtype=dtype)
-    tokenizer = keras_hub.models.BertTokenizer.from_preset(source)
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(source, **tokenizer_options(source))
     if sequence_length > backbone.max_sequence_length:
         raise ValueError(
             f"sequence_length {sequence_length} exceeds the base model's "

@@ -18,13 +18,15 @@ EDGE_CASES = ["", "   ", "Straße ＡＢＣ", "soft\u00adhyphen zero\u200bwidth"
               "@user #hashtag http://t.co/AbC123 $5.99 100% :-) <3"]
 
 
-@pytest.fixture(scope="module")
-def tokenizers(tmp_path_factory: pytest.TempPathFactory):
-    """KerasHub's BertTokenizer on MiniLM's vocabulary, saved as a version saves it, and ours read from that folder."""
+@pytest.fixture(scope="module", params=[False, True], ids=["accents kept", "accents stripped"])
+def tokenizers(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):
+    """KerasHub's BertTokenizer on MiniLM's vocabulary, saved as a version saves it, and ours read from that
+    folder; with accents kept (versions trained before stop 23) and stripped (MiniLM's own tokenizer)."""
     import keras_hub
 
     folder = tmp_path_factory.mktemp("tokenizer")
-    keras = keras_hub.models.BertTokenizer(vocabulary=str(minilm_folder() / "vocab.txt"), lowercase=True)
+    keras = keras_hub.models.BertTokenizer(vocabulary=str(minilm_folder() / "vocab.txt"), lowercase=True,
+                                           strip_accents=request.param)
     keras.save_to_preset(str(folder))
     return keras, load_wordpiece(folder)
 
@@ -62,3 +64,19 @@ def test_a_tokenizer_it_does_not_reproduce_is_left_to_keras_hub(tmp_path, tokeni
 def test_a_word_the_vocabulary_cannot_cover_is_unknown():
     wordpiece = WordPiece(("[UNK]", "[CLS]", "[SEP]", "ab", "##c"))
     assert wordpiece.pieces("abc") == ["ab", "##c"] and wordpiece.pieces("abd") == ["[UNK]"]
+
+
+def test_a_new_model_tokenizes_as_its_base_folder_says(tmp_path):
+    """MiniLM's tokenizer_config.json lowercases and so strips accents; a saved version keeps that."""
+    import keras_hub
+
+    from models.base_model import tokenizer_options
+
+    source = str(minilm_folder())
+    tokenizer = keras_hub.models.BertTokenizer.from_preset(source, **tokenizer_options(source))
+    assert list(tokenizer(["Café naïve"])[0]) == list(tokenizer(["cafe naive"])[0])
+    assert 100 not in list(tokenizer(["Café"])[0])
+    assert 100 in list(keras_hub.models.BertTokenizer.from_preset(source)(["Café"])[0])  # KerasHub's own: [UNK]
+    tokenizer.save_to_preset(str(tmp_path))
+    assert tokenizer_options(str(tmp_path)) == {}  # a KerasHub folder: its own tokenizer.json decides
+    assert load_wordpiece(tmp_path).strip_accents
