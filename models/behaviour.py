@@ -89,12 +89,10 @@ class BehaviourResult:
 
     tests: list[BehaviourTest]
     passed: list[bool] = field(repr=False)
-    margins: list[float] = field(default_factory=list, repr=False)
+    margins: list[float] = field(repr=False)
 
     def firmly_passed(self, margin: float) -> list[bool]:
-        """Which cases passed by at least ``margin`` (all passed ones when no margins were kept)."""
-        if not self.margins:
-            return list(self.passed)
+        """Which cases passed by at least ``margin``."""
         return [ok and m >= margin for ok, m in zip(self.passed, self.margins, strict=True)]
 
     def to_dict(self) -> dict:
