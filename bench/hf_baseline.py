@@ -78,6 +78,29 @@ def length_grouped_order(lengths: list[int], batch_size: int, generator, torch) 
     return batches
 
 
+def make_optimizer(spec: dict, model, torch):
+    """The script's AdamW (weight decay 0.01, epsilon 1e-8: PyTorch's defaults), or with ``"optimizer":
+    "adam"`` retrain's: Adam without decay at Keras's epsilon 1e-7 (to run both paths on one recipe)."""
+    if spec.get("optimizer", "adamw") == "adam":
+        return torch.optim.Adam(model.parameters(), lr=spec["learning_rate"], eps=1e-7)
+    return torch.optim.AdamW(model.parameters(), lr=spec["learning_rate"])
+
+
+def warmup_linear_decay(spec: dict, optimizer, rows: int, torch):
+    """With ``"warmup_fraction"`` in the spec, retrain's schedule (``models.schedule``): linear warm-up to
+    the learning rate over that share of the steps, then linear decay to 0; else None (constant)."""
+    if spec.get("warmup_fraction") is None:
+        return None
+    total = -(-rows // spec["batch_size"]) * spec["epochs"]
+    warmup = max(0, min(round(total * spec["warmup_fraction"]), total - 1))
+
+    def factor(step: int) -> float:  # step s trains at s + 1 warm-up steps' rate, as retrain's does
+        rate = (step + 1) / max(1, warmup) if step < warmup else (total - step) / (total - warmup)
+        return min(max(rate, 0.0), 1.0)
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
 def run_round(spec: dict, seed: int, torch, transformers) -> dict:
     """Fine-tune the base model on the spec's rows with ``seed`` and score its held-out rows."""
     strong = spec.get("variant", "strong") == "strong"
@@ -92,7 +115,7 @@ def run_round(spec: dict, seed: int, torch, transformers) -> dict:
     else:
         model = transformers.BertForSequenceClassification.from_pretrained(spec["model_dir"], num_labels=len(labels))
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=spec["learning_rate"])
+    optimizer = make_optimizer(spec, model, torch)
     batch_size, max_length = spec["batch_size"], spec["sequence_length"]
     eval_batch_size = spec["eval_batch_size"] if strong else batch_size
 
@@ -106,6 +129,7 @@ def run_round(spec: dict, seed: int, torch, transformers) -> dict:
     # Tokenized once, as datasets.map does, and timed with training as retrain's path is.
     train_ids = tokenizer(spec["train_texts"], truncation=True, max_length=max_length)["input_ids"]
     train_y = torch.tensor([labels.index(y) for y in spec["train_labels"]], device=device)
+    schedule = warmup_linear_decay(spec, optimizer, len(train_ids), torch)
     generator = torch.Generator().manual_seed(seed)
     model.train()
     for _ in range(spec["epochs"]):
@@ -120,6 +144,8 @@ def run_round(spec: dict, seed: int, torch, transformers) -> dict:
             loss.backward()
             optimizer.step()
             optimizer.zero_grad()
+            if schedule is not None:
+                schedule.step()
     train_seconds = time.perf_counter() - started
 
     model.eval()
