@@ -321,6 +321,11 @@ def throughput(args: argparse.Namespace, train: pd.DataFrame, test: pd.DataFrame
               f"eval {np.exp(np.mean(np.log(eval_ratios))):.2f}x (goal: 1.2x both); accuracy "
               f"{_mean(gaps):+.2f} points over {len(gaps)} seeds ({', '.join(f'{g:+.2f}' for g in gaps)}; "
               "goal: within 0.5)")
+        if len(gaps) > 1:
+            # One seed's gap swings by a point or more either way (the head's initialisation, the shuffles):
+            # three seeds cannot tell a 0.5-point gap from none, so the mean's standard error is printed.
+            print(f"the accuracy gap's standard error over {len(gaps)} seeds: "
+                  f"{np.std(gaps, ddof=1) / np.sqrt(len(gaps)):.2f} points")
     if plain:
         first = rounds[0][0]
         print(f"retrain / plain float32 peer (seed {args.seeds[0]}): "

@@ -35,7 +35,7 @@ def apply_adam(optimizer: keras.optimizers.Adam, gradients: Sequence, variables:
     step = tf.cast(optimizer.iterations + 1, tf.float32)
     beta_1, beta_2 = tf.constant(optimizer.beta_1, tf.float32), tf.constant(optimizer.beta_2, tf.float32)
     beta_1_power, beta_2_power = tf.pow(beta_1, step), tf.pow(beta_2, step)
-    epsilon = tf.constant(optimizer.epsilon, tf.float32)
+    epsilon = tf.cast(optimizer.epsilon, tf.float32)  # a float, or a tensor a caller put there
     for gradient, variable in zip(gradients, variables, strict=True):
         index = optimizer._get_variable_index(variable)
         tf.raw_ops.ResourceApplyAdam(
