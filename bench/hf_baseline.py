@@ -15,6 +15,8 @@ float32 script: shuffled batches, held-out rows in file order, scored 32 at a ti
 head retrain is given (the spec's ``pooling``, as ``RETRAIN_POOLING``): BERT's [CLS] pooler, or, for a
 sentence-transformers model such as MiniLM's all-MiniLM-L6-v2, dropout and a linear layer over the mean
 of its token vectors, as sentence-transformers' users write it.
+Its recipe is its own, AdamW at a constant 2e-5, unless the spec gives retrain's (``"optimizer": "adam"``
+and a ``"warmup_fraction"``: ``bench/finetune_bench.py --recipe retrain``).
 
 Input and output are JSON files, so the benchmark feeds both paths the same rows; one spec may
 hold several rounds (seeds), run one after the other in this process::
