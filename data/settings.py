@@ -179,6 +179,8 @@ class Settings(BaseSettings):
         description="The behaviour gate counts only suite cases the champion passes by at least this much "
                     "probability (0: every passed case).",
     )
+    behaviour_net_of_fixes: bool = Field(default=False, description="The behaviour gate counts the challenger's "
+                                         "losses less the cases it newly passes by the margin (off: every loss).")
     artifact_store: str | None = Field(
         default=None,
         description="Where model versions are stored: a folder or any fsspec URL (s3://...); default home/models.",

@@ -110,6 +110,7 @@ class BehaviourComparison:
     regressions: list[int]  # cases the champion passes firmly (by the margin) and the challenger fails
     margin: float = 0.0
     near_misses: list[int] = field(default_factory=list)  # the champion passed by less; the challenger fails
+    fixes: list[int] = field(default_factory=list)  # the champion fails; the challenger passes by the margin
 
     def summary(self) -> str:
         """How many cases the challenger loses, in words (report, gate, history)."""
@@ -124,7 +125,7 @@ class BehaviourComparison:
         return {"challenger": self.challenger.to_dict(),
                 "champion": self.champion.to_dict() if self.champion else None,
                 "regressions": len(self.regressions), "margin": self.margin,
-                "champion_firm": self.champion_firm, "near_misses": len(self.near_misses)}
+                "champion_firm": self.champion_firm, "near_misses": len(self.near_misses), "fixes": len(self.fixes)}
 
 
 # --- perturbations ---------------------------------------------------------------------------------
@@ -289,34 +290,36 @@ def _lead(p: np.ndarray, label: int) -> np.ndarray:
 
 
 def compare(challenger: BehaviourResult, champion: BehaviourResult | None, margin: float = 0.0) -> BehaviourComparison:
-    """Which cases the champion passes by at least ``margin`` and the challenger fails (the
-    regressions), and which it passes by less and the challenger fails (near misses, reported only).
+    """Which cases the champion passes by at least ``margin`` and the challenger fails (regressions), which
+    it passes by less (near misses, reported only), and which it fails and the challenger passes by ``margin``.
 
     >>> firm = BehaviourResult([], [True, True, False], [0.30, 0.02, -0.1])
     >>> new = BehaviourResult([], [False, False, True], [-0.2, -0.01, 0.2])
     >>> c = compare(new, firm, margin=0.1)
-    >>> c.regressions, c.near_misses, c.champion_firm
-    ([0], [1], 1)
+    >>> c.regressions, c.near_misses, c.fixes, c.champion_firm
+    ([0], [1], [2], 1)
     """
     if champion is None:
         return BehaviourComparison(challenger, None, [], margin)
-    firm = champion.firmly_passed(margin)
-    lost = [i for i, (new, old) in enumerate(zip(challenger.passed, champion.passed, strict=True)) if old and not new]
+    firm, firm_now = champion.firmly_passed(margin), challenger.firmly_passed(margin)
+    pairs = list(enumerate(zip(challenger.passed, champion.passed, strict=True)))
+    lost = [i for i, (new, old) in pairs if old and not new]
+    fixes = [i for i, (new, old) in pairs if new and not old and firm_now[i]]
     return BehaviourComparison(challenger, champion, [i for i in lost if firm[i]], margin,
-                               [i for i in lost if not firm[i]])
+                               [i for i in lost if not firm[i]], fixes)
 
 
-def behaviour_regressions(comparison: BehaviourComparison, tolerance: float) -> list[str]:
+def behaviour_regressions(comparison: BehaviourComparison, tolerance: float, net_of_fixes: bool = False) -> list[str]:
     """Why the gate refuses the challenger, if it fails more than ``tolerance`` (a share) of the
-    cases the champion passes by the comparison's margin; empty when it does not."""
-    if comparison.champion is None:
+    cases the champion passes by the comparison's margin; empty when it does not. ``net_of_fixes``
+    counts those losses less the challenger's fixes (``RETRAIN_BEHAVIOUR_NET_OF_FIXES``)."""
+    firm, lost, fixed = comparison.champion_firm, len(comparison.regressions), len(comparison.fixes)
+    allowed, counted = tolerance * firm, lost - fixed if net_of_fixes else lost
+    if comparison.champion is None or counted <= allowed:
         return []
-    firm = comparison.champion_firm
-    allowed = tolerance * firm
-    if len(comparison.regressions) <= allowed:
-        return []
-    return [f"behaviour: the challenger fails {len(comparison.regressions)} of the {firm} suite "
-            f"cases the champion passes{_by(comparison.margin)} (tolerance {tolerance:g} = {allowed:.1f} cases)"]
+    net = f" and fixes {fixed}: {counted} net" if net_of_fixes else ""
+    return [f"behaviour: the challenger fails {lost} of the {firm} suite cases the champion passes"
+            f"{_by(comparison.margin)}{net} (tolerance {tolerance:g} = {allowed:.1f} cases)"]
 
 
 def _by(margin: float) -> str:

@@ -45,6 +45,7 @@ class PromotionPolicy:
     max_slice_drop: float | None = None  # e.g. 0.05: no source or week may lose more than 5 points
     min_slice_rows: int = 50  # smaller slices are too noisy for the slice guard
     max_behaviour_regressions: float = 0.05  # share of the champion's passed suite cases the challenger may fail
+    behaviour_net_of_fixes: bool = False  # count those failures less the cases the challenger newly passes
     first_model_baseline: Literal["tfidf", "majority"] = "tfidf"
 
 
@@ -54,6 +55,7 @@ def policy_for(settings: Settings) -> PromotionPolicy:
                            alpha=settings.alpha, max_recall_drop=settings.max_recall_drop,
                            max_slice_drop=settings.max_slice_drop, min_slice_rows=settings.min_slice_rows,
                            max_behaviour_regressions=settings.max_behaviour_regressions,
+                           behaviour_net_of_fixes=settings.behaviour_net_of_fixes,
                            first_model_baseline=settings.first_model_baseline)
 
 
@@ -192,8 +194,9 @@ def decide(
         reasons += drops or [f"no slice of {policy.min_slice_rows}+ rows drops more than {policy.max_slice_drop:g}"]
         blocked = blocked or bool(drops)
     if behaviour is not None and behaviour.champion is not None:
-        failing = behaviour_regressions(behaviour, policy.max_behaviour_regressions)
-        reasons += failing or [f"behaviour: {behaviour.summary()} (within tolerance "
+        failing = behaviour_regressions(behaviour, policy.max_behaviour_regressions, policy.behaviour_net_of_fixes)
+        net = f", {len(behaviour.fixes)} it newly passes" if policy.behaviour_net_of_fixes else ""
+        reasons += failing or [f"behaviour: {behaviour.summary()}{net} (within tolerance "
                                f"{policy.max_behaviour_regressions:g} of {behaviour.champion_firm} cases)"]
         blocked = blocked or bool(failing)
     return Decision(not blocked, "; ".join(reasons), paired)

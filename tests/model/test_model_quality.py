@@ -189,13 +189,19 @@ def test_behaviour_margins_say_how_firmly_each_case_passes() -> None:
     assert result.firmly_passed(0.1) == [True, False, False, True, False]
 
 
-def test_gate_protects_only_cases_the_champion_passes_by_the_margin() -> None:
+def _more_accurate_challenger_and_ten_case_suite():
+    """A challenger more accurate than its champion (so only the behaviour gate can refuse it), the
+    majority baseline, and a suite of ten positive MFT cases "text 0" ... "text 9"."""
     truth = ["positive"] * 5 + ["negative"] * 5
     champion = evaluate_predictions(truth, truth[:8] + ["positive", "positive"], LABELS)
     challenger = evaluate_predictions(truth, truth, LABELS)
-    majority = majority_baseline(truth, LABELS)
     suite = parse_suite({"tests": [{"name": "praise", "kind": "mft", "label": "positive",
                                     "cases": [f"text {i}" for i in range(10)]}]}, LABELS)
+    return challenger, champion, majority_baseline(truth, LABELS), suite
+
+
+def test_gate_protects_only_cases_the_champion_passes_by_the_margin() -> None:
+    challenger, champion, majority, suite = _more_accurate_challenger_and_ten_case_suite()
     # The champion passes all ten: two firmly (0.9), eight by a hair (0.52); the challenger fails
     # one firm case and all eight hair-width ones.
     firm_and_hair = {f"text {i}": 0.9 if i < 2 else 0.52 for i in range(10)}
@@ -213,6 +219,26 @@ def test_gate_protects_only_cases_the_champion_passes_by_the_margin() -> None:
     assert "(8 more it passed by less)" in allowed.reason
     every_pass = compare(keeps_firm, champion_run, margin=0.0)  # margin 0: every passed case counts
     assert not decide(challenger, champion, majority, PromotionPolicy(), behaviour=every_pass).promote
+
+
+def test_gate_net_of_fixes_weighs_losses_against_cases_newly_passed() -> None:
+    challenger, champion, majority, suite = _more_accurate_challenger_and_ten_case_suite()
+    # The champion passes texts 0-4 firmly and fails 5-9; the challenger loses 0 and 1, passes 5-8
+    # firmly and 9 by a hair (not a fix).
+    champion_run = run_suite(suite, _fixed_model({f"text {i}": 0.9 for i in range(5)}), LABELS)
+    challenger_run = run_suite(suite, _fixed_model({**{f"text {i}": 0.9 for i in (2, 3, 4, 5, 6, 7, 8)},
+                                                    "text 9": 0.52}), LABELS)
+    comparison = compare(challenger_run, champion_run, margin=0.1)
+    assert (comparison.regressions, comparison.fixes) == ([0, 1], [5, 6, 7, 8])
+    one_way = decide(challenger, champion, majority, PromotionPolicy(), behaviour=comparison)
+    assert not one_way.promote and "fails 2 of the 5 suite cases" in one_way.reason
+    net = decide(challenger, champion, majority, PromotionPolicy(behaviour_net_of_fixes=True), behaviour=comparison)
+    assert net.promote and "4 it newly passes" in net.reason
+    fewer_fixes = compare(run_suite(suite, _fixed_model({f"text {i}": 0.9 for i in (2, 3, 4, 5)}), LABELS),
+                          champion_run, margin=0.1)
+    refused = decide(challenger, champion, majority, PromotionPolicy(behaviour_net_of_fixes=True),
+                     behaviour=fewer_fixes)
+    assert not refused.promote and "and fixes 1: 1 net" in refused.reason  # 2 lost - 1 fixed > 5% of 5
 
 
 def test_invariance_perturbations_are_generated_from_the_text() -> None:
