@@ -28,7 +28,7 @@ import tensorflow as tf
 from models.base_model import resolve_base_model, tokenizer_options
 from models.bert_forward import CLS, HEADS, MEAN, input_signature
 from models.encoding import Encoded, encode
-from models.fused_forward import fused_logits_function
+from models.fused_forward import fused_logits_function, inference_weights
 from models.mean_pooled import DECLARED, MeanPooledBertTextClassifier, declared_pooling
 from models.probabilities import probabilities
 from models.traced import traced_for
@@ -131,18 +131,25 @@ def _task_class(folder: Path) -> type[keras_hub.models.TextClassifier]:
 
 
 def logits_function(model: keras.Model) -> Callable[[dict], tf.Tensor]:
-    """The model's float32 logits in inference mode, as one graph per model for every batch shape.
+    """The model's float32 logits in inference mode, for the weights it holds now (call it again after
+    they change), as one graph per model for every batch shape.
 
-    Cached, so scoring after fine-tuning reuses the graph the early-stopping passes traced and warmed.
+    The graph is cached, so scoring after fine-tuning reuses the one the early-stopping passes traced
+    and warmed; the weights are cast to the compute dtype once per call of this function, not per batch.
     """
-    return traced_for(_LOGITS_FUNCTIONS, model, _inference_logits, input_signature=[INPUT_SIGNATURE], autograph=False)
-
-
-def _inference_logits(model: keras.Model, inputs: dict) -> tf.Tensor:
+    forward = fused_logits_function(model)
     # BERT's forward written out so that oneDNN fuses it (``models.fused_forward``): 1.33x scoring
     # throughput on the same weights; any other architecture keeps the Keras layers.
+    weights = inference_weights(model) if forward else {}
+    signature = {path: tf.TensorSpec(value.shape, value.dtype) for path, value in weights.items()}
+    traced = traced_for(_LOGITS_FUNCTIONS, model, _inference_logits, input_signature=[signature, INPUT_SIGNATURE],
+                        autograph=False)
+    return lambda inputs: traced(weights, inputs)
+
+
+def _inference_logits(model: keras.Model, weights: dict, inputs: dict) -> tf.Tensor:
     forward = fused_logits_function(model)
-    return forward(inputs) if forward else tf.cast(model(inputs, training=False), tf.float32)
+    return forward(weights, inputs) if forward else tf.cast(model(inputs, training=False), tf.float32)
 
 
 def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64) -> np.ndarray:

@@ -197,9 +197,7 @@ def fine_tune(
 
     if devices.mirrored:  # one device keeps the step above: no strategy, no overhead
         train_step = mirrored_train_step(devices, model, optimizer, variables)
-    logits_of = logits_function(model)  # the graph scoring uses later: traced once, here
-
-    def summed_loss(inputs, targets: np.ndarray) -> float:  # cross-entropy, summed over the batch
+    def summed_loss(logits_of, inputs, targets: np.ndarray) -> float:  # cross-entropy, summed over the batch
         return float(-log_softmax(logits_of(inputs).numpy())[np.arange(len(targets)), targets].sum())
 
     reports: list[EpochReport] = []
@@ -228,7 +226,8 @@ def fine_tune(
         ]
         stop_loss = None
         if len(stop_idx):
-            total = sum(summed_loss(inputs, stop_set[1][index])
+            logits_of = logits_function(model)  # this epoch's weights; the graph scoring uses later, traced once
+            total = sum(summed_loss(logits_of, inputs, stop_set[1][index])
                         for inputs, index in batches(stop_set[0], config.batch_size * 2))
             stop_loss = total / len(stop_idx)
         report = EpochReport(epoch, config.epochs, float(np.mean(losses)), stop_loss,

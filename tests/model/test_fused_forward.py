@@ -10,10 +10,10 @@ import tensorflow as tf
 
 from models.base_model import minilm_folder
 from models.bert_forward import CLS, HEADS, MEAN
-from models.classifier import build_classifier, logits_function
+from models.classifier import _LOGITS_FUNCTIONS, build_classifier, logits_function
 from models.encoding import _TOKENIZE_FUNCTIONS, EAGER_UP_TO, _traced_tokenize, batches, encode, tokenize
 from models.fused_adam import apply_adam, fusable
-from models.fused_forward import bert_logits, bert_shape, fused_logits_function
+from models.fused_forward import bert_logits, bert_shape, fused_logits_function, inference_weights
 from models.mean_pooled import MeanPooledBertTextClassifier, declared_pooling
 from models.schedule import WarmupLinearDecay
 from tests.helpers import sentiment_rows
@@ -54,20 +54,21 @@ def _batches() -> list[dict]:
 @pytest.mark.parametrize(("dtype", "tolerance"), [("float32", 1e-5), ("mixed_bfloat16", 0.1)])
 def test_written_out_forward_gives_the_keras_layers_logits(dtype, tolerance, pooling):
     task = _task(dtype, pooling=pooling)
-    fused = tf.function(fused_logits_function(task))
+    fused, weights = tf.function(fused_logits_function(task)), inference_weights(task)
     inputs = _batches()
     assert len({x["token_ids"].shape[1] for x in inputs}) > 1  # batches of several padded lengths
     for batch in inputs:
         expected = tf.cast(task(batch, training=False), tf.float32).numpy()
-        np.testing.assert_allclose(fused(batch).numpy(), expected, atol=tolerance)
+        np.testing.assert_allclose(fused(weights, batch).numpy(), expected, atol=tolerance)
 
 
 @pytest.mark.parametrize("pooling", [CLS, MEAN])
 def test_padding_does_not_change_a_rows_logits(pooling):
-    fused = fused_logits_function(_task("float32", pooling=pooling))
+    task = _task("float32", pooling=pooling)
+    fused, weights = fused_logits_function(task), inference_weights(task)
     batch = _batches()[0]
     wider = {key: np.pad(value, ((0, 0), (0, 8))) for key, value in batch.items()}  # 8 more padding tokens
-    np.testing.assert_allclose(fused(wider).numpy(), fused(batch).numpy(), atol=1e-5)
+    np.testing.assert_allclose(fused(weights, wider).numpy(), fused(weights, batch).numpy(), atol=1e-5)
 
 
 def test_other_architectures_keep_the_keras_layers():
@@ -77,6 +78,18 @@ def test_other_architectures_keep_the_keras_layers():
     assert fused_logits_function(task) is None
     batch = _batches()[0]
     np.testing.assert_allclose(logits_function(task)(batch).numpy(), task(batch, training=False).numpy(), atol=1e-6)
+
+
+def test_scoring_reads_the_weights_as_they_are_when_asked_in_one_graph():
+    task = _task("mixed_bfloat16")
+    batch = _batches()[0]
+    before = logits_function(task)(batch).numpy()
+    kernel = task.get_layer("logits").kernel
+    kernel.assign(kernel.numpy() + 1.0)  # as an epoch of fine-tuning changes them
+    after = logits_function(task)(batch)
+    np.testing.assert_allclose(after.numpy(), tf.cast(task(batch, training=False), tf.float32).numpy(), atol=0.1)
+    assert np.abs(after.numpy() - before).max() > 0.5
+    assert _LOGITS_FUNCTIONS[task].experimental_get_tracing_count() == 1
 
 
 def test_graph_tokenizer_gives_the_python_tokenizers_ids():
@@ -114,7 +127,7 @@ def test_training_forward_reaches_every_weight_and_drops_out(pooling):
     batch = _batches()[1]
     logits, gradients = _loss_gradients(task, batch, training=True, seed=keras.random.SeedGenerator(1))
     assert all(g is not None for g in gradients) and len(gradients) == len(task.trainable_variables)
-    inference = fused_logits_function(task)(batch).numpy()
+    inference = fused_logits_function(task)(inference_weights(task), batch).numpy()
     assert np.abs(logits.numpy() - inference).max() > 1e-3  # dropout masks were drawn
     again, _ = _loss_gradients(task, batch, training=False)
     np.testing.assert_allclose(again.numpy(), inference, atol=1e-6)
