@@ -54,7 +54,8 @@ def swap(part: str, texts: list[str], hf_python: str | None) -> None:
     if part == "exact-gelu":
         from models import bert_forward, fused_forward
 
-        exact = dataclasses.replace(bert_forward.tensorflow_ops(), gelu=lambda x: tf.nn.gelu(x, approximate=False))
+        exact = dataclasses.replace(bert_forward.tensorflow_ops(), gelu=lambda x: tf.nn.gelu(x, approximate=False),
+                                    training_gelu=None)
         fused_forward.tensorflow_ops = lambda: exact
     elif part == "keras-adam":
         training.fusable = lambda optimizer: False

