@@ -141,25 +141,37 @@ def _onednn_on_cpu_only() -> bool:
     return bool(_pywrap_util_port.IsMklEnabled()) and not tf.config.list_logical_devices("GPU")
 
 
-def _training_gelu() -> Callable[[Any], Any]:
+def training_gelu(compiled: bool = True) -> Callable[[Any], Any]:
+    """GELU's tanh form for training: float32 inside, its derivative written out, each one XLA-compiled loop.
+
+    TensorFlow's element-wise kernels run bfloat16 at about half their float32 speed on CPU, and
+    autodiff of the tanh form is a dozen of them, each a pass over the 1,536-wide activations; XLA
+    makes the value one loop and the derivative another (compiled once per activation shape, tens of
+    milliseconds). Training on 2 AMX cores against autodiff of ``tf.nn.gelu``: 1.24x the examples a
+    second compiled, 1.10x not (``bench/gelu_bench.py``). ``compiled=False`` where XLA is not wanted
+    (GPUs, whose element-wise kernels are fast and whose XLA needs CUDA's compiler).
+    """
     import tensorflow as tf
 
     c, a = float(np.sqrt(2.0 / np.pi)), 0.044715
 
-    @tf.custom_gradient
-    def gelu(x: Any) -> Any:
-        # In float32 with its derivative written out: TensorFlow's element-wise kernels run bfloat16 at
-        # about half their float32 speed on CPU, and autodiff of the tanh form is a dozen of them over the
-        # 1,536-wide activations. A training step on 2 AMX cores: 1.13x (bench/gelu_bench.py).
+    def value(x: Any) -> Any:
+        wide = tf.cast(x, tf.float32)
+        return tf.cast(0.5 * wide * (1.0 + tf.tanh(wide * (c + c * a * wide * wide))), x.dtype)
+
+    def derivative(x: Any, upstream: Any) -> Any:  # recomputed from x: nothing else is kept for it
         wide = tf.cast(x, tf.float32)
         t = tf.tanh(wide * (c + c * a * wide * wide))
+        slope = 0.5 + 0.5 * t + (wide - wide * t * t) * (0.5 * c + 1.5 * c * a * wide * wide)
+        return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
 
-        def gradient(upstream: Any) -> Any:
-            wide = tf.cast(x, tf.float32)  # recomputed: only t stays alive in float32 between the passes
-            slope = 0.5 + 0.5 * t + (wide - wide * t * t) * (0.5 * c + 1.5 * c * a * wide * wide)
-            return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
+    if compiled:
+        value, derivative = (tf.function(f, jit_compile=True, autograph=False, reduce_retracing=True)
+                             for f in (value, derivative))
 
-        return tf.cast(wide * (0.5 + 0.5 * t), x.dtype), gradient
+    @tf.custom_gradient
+    def gelu(x: Any) -> Any:
+        return value(x), lambda upstream: derivative(x, upstream)
 
     return gelu
 
@@ -176,7 +188,7 @@ def tensorflow_ops() -> ArrayOps:
         softmax=lambda x: tf.nn.softmax(x, axis=-1), tanh=tf.tanh, sum_rows=lambda x: tf.reduce_sum(x, axis=1),
         batch_and_length=lambda ids: (tf.shape(ids)[0], tf.shape(ids)[1]), constant=tf.constant,
         float32=tf.float32, fused_layer_norm=onednn_layer_norm if _onednn_on_cpu_only() else None,
-        training_gelu=_training_gelu())
+        training_gelu=training_gelu(compiled=not tf.config.list_logical_devices("GPU")))
 
 
 def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Mapping[str, Any], ops: ArrayOps,
