@@ -71,10 +71,12 @@ class ArrayOps:
     constant: Callable[[float, Any], Any]
     float32: Any
     # (x, gamma, beta, epsilon) -> x normalised over its last axis in one kernel, for inference; None:
-    # the written-out norm. Training always takes the written-out norm: the fused kernel has no gradient.
+    # the written-out norm. The oneDNN kernel has no gradient, so training has its own, below.
     fused_layer_norm: Callable[[Any, Any, Any, float], Any] | None = None
     # The same GELU for training, where it differs from ``gelu`` (which inference fuses into the matmul).
     training_gelu: Callable[[Any], Any] | None = None
+    # The same layer norm for training (as ``fused_layer_norm``, with a gradient); None: the written-out norm.
+    training_layer_norm: Callable[[Any, Any, Any, float], Any] | None = None
 
 
 def _np_gelu(x: np.ndarray) -> np.ndarray:
@@ -141,46 +143,14 @@ def _onednn_on_cpu_only() -> bool:
     return bool(_pywrap_util_port.IsMklEnabled()) and not tf.config.list_logical_devices("GPU")
 
 
-def training_gelu(compiled: bool = True) -> Callable[[Any], Any]:
-    """GELU's tanh form for training: float32 inside, its derivative written out, each one XLA-compiled loop.
-
-    TensorFlow's element-wise kernels run bfloat16 at about half their float32 speed on CPU, and
-    autodiff of the tanh form is a dozen of them, each a pass over the 1,536-wide activations; XLA
-    makes the value one loop and the derivative another (compiled once per activation shape, tens of
-    milliseconds). Training on 2 AMX cores against autodiff of ``tf.nn.gelu``: 1.24x the examples a
-    second compiled, 1.10x not (``bench/gelu_bench.py``). ``compiled=False`` where XLA is not wanted
-    (GPUs, whose element-wise kernels are fast and whose XLA needs CUDA's compiler).
-    """
-    import tensorflow as tf
-
-    c, a = float(np.sqrt(2.0 / np.pi)), 0.044715
-
-    def value(x: Any) -> Any:
-        wide = tf.cast(x, tf.float32)
-        return tf.cast(0.5 * wide * (1.0 + tf.tanh(wide * (c + c * a * wide * wide))), x.dtype)
-
-    def derivative(x: Any, upstream: Any) -> Any:  # recomputed from x: nothing else is kept for it
-        wide = tf.cast(x, tf.float32)
-        t = tf.tanh(wide * (c + c * a * wide * wide))
-        slope = 0.5 + 0.5 * t + (wide - wide * t * t) * (0.5 * c + 1.5 * c * a * wide * wide)
-        return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
-
-    if compiled:
-        value, derivative = (tf.function(f, jit_compile=True, autograph=False, reduce_retracing=True)
-                             for f in (value, derivative))
-
-    @tf.custom_gradient
-    def gelu(x: Any) -> Any:
-        return value(x), lambda upstream: derivative(x, upstream)
-
-    return gelu
-
-
 @cache
 def tensorflow_ops() -> ArrayOps:
     """The TensorFlow operations (TensorFlow is imported here, on first use)."""
     import tensorflow as tf
 
+    from models.training_kernels import training_gelu, training_layer_norm
+
+    gpu = bool(tf.config.list_logical_devices("GPU"))
     return ArrayOps(
         cast=tf.cast, matmul=tf.matmul, bias_add=tf.nn.bias_add, gelu=lambda x: tf.nn.gelu(x, approximate=True),
         moments=lambda x: tf.nn.moments(x, axes=[-1], keepdims=True), rsqrt=tf.math.rsqrt, gather=tf.gather,
@@ -188,7 +158,7 @@ def tensorflow_ops() -> ArrayOps:
         softmax=lambda x: tf.nn.softmax(x, axis=-1), tanh=tf.tanh, sum_rows=lambda x: tf.reduce_sum(x, axis=1),
         batch_and_length=lambda ids: (tf.shape(ids)[0], tf.shape(ids)[1]), constant=tf.constant,
         float32=tf.float32, fused_layer_norm=onednn_layer_norm if _onednn_on_cpu_only() else None,
-        training_gelu=training_gelu(compiled=not tf.config.list_logical_devices("GPU")))
+        training_gelu=training_gelu(compiled=not gpu), training_layer_norm=training_layer_norm(compiled=not gpu))
 
 
 def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Mapping[str, Any], ops: ArrayOps,
@@ -215,11 +185,11 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
         return gelu(y) if activation == "gelu" else y
 
     def layer_norm(x: Any, name: str) -> Any:
-        if dropout is None and ops.fused_layer_norm is not None:
+        fused = ops.fused_layer_norm if dropout is None else ops.training_layer_norm
+        if fused is not None:
             # The embeddings' sum arrives in float32 and is normalised so; the residual sums arrive in
-            # the compute dtype, and oneDNN keeps bfloat16's statistics in float32, as the written-out norm.
-            return ops.cast(ops.fused_layer_norm(x, weight[name + "/gamma"], weight[name + "/beta"], shape.epsilon),
-                            dtype)
+            # the compute dtype, and both keep bfloat16's statistics in float32, as the written-out norm.
+            return ops.cast(fused(x, weight[name + "/gamma"], weight[name + "/beta"], shape.epsilon), dtype)
         x = ops.cast(x, ops.float32)  # as Keras does: statistics in float32 under a mixed policy
         mean, variance = ops.moments(x)
         scaled = (x - mean) * ops.rsqrt(variance + shape.epsilon)

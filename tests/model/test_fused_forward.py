@@ -109,6 +109,29 @@ def test_training_gelu_is_tanh_gelu_with_its_gradient(dtype, tolerance):
                                rtol=tolerance)
 
 
+@pytest.mark.parametrize(("dtype", "tolerance"), [(tf.float32, 1e-4), (tf.bfloat16, 0.05)])
+def test_training_layer_norm_is_the_written_out_norm_with_its_gradients(dtype, tolerance):
+    x = tf.cast(tf.random.stateless_normal([37, 24], seed=[1, 2]) * 3.0 + 1.0, dtype)
+    gamma = tf.Variable(tf.random.stateless_normal([24], seed=[3, 4]) * 0.1 + 1.0)
+    beta = tf.Variable(tf.random.stateless_normal([24], seed=[5, 6]) * 0.1)
+    upstream = tf.cast(tf.random.stateless_normal([37, 24], seed=[7, 8]), dtype)
+
+    def written_out(x, gamma, beta, epsilon):
+        wide = tf.cast(x, tf.float32)
+        mean, variance = tf.nn.moments(wide, axes=[-1], keepdims=True)
+        return tf.cast((wide - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
+
+    results = []
+    for norm in (tensorflow_ops().training_layer_norm, written_out):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = norm(x, gamma, beta, 1e-12)
+        results.append([y, *tape.gradient(y, [x, gamma, beta], output_gradients=upstream)])
+    for got, expected in zip(*results, strict=True):
+        np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(expected, tf.float32), atol=tolerance,
+                                   rtol=tolerance)
+
+
 def test_graph_tokenizer_gives_the_python_tokenizers_ids():
     tokenizer = keras_hub.models.BertTokenizer.from_preset(str(minilm_folder()))
     texts = ["", " ", "Café NAÏVE résumé", "日本語のテキスト", "🙂🙃 emoji!!", "zero\u200bwidth", "tab\tnew\nline",

