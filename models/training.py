@@ -197,6 +197,7 @@ def fine_tune(
 
     if devices.mirrored:  # one device keeps the step above: no strategy, no overhead
         train_step = mirrored_train_step(devices, model, optimizer, variables)
+
     def summed_loss(logits_of, inputs, targets: np.ndarray) -> float:  # cross-entropy, summed over the batch
         return float(-log_softmax(logits_of(inputs).numpy())[np.arange(len(targets)), targets].sum())
 

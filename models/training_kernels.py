@@ -30,9 +30,9 @@ def training_gelu(compiled: bool = True) -> Callable[[Any], Any]:
     TensorFlow's element-wise kernels run bfloat16 at about half their float32 speed on CPU, and
     autodiff of the tanh form is a dozen of them, each a pass over the 1,536-wide activations; XLA
     makes the value one loop and the derivative another (compiled once per activation shape, tens of
-    milliseconds). Training on 2 AMX cores against autodiff of ``tf.nn.gelu``: 1.24x the examples a
-    second compiled, 1.10x not (``bench/training_kernels_bench.py``). ``compiled=False`` where XLA is not wanted
-    (GPUs, whose element-wise kernels are fast and whose XLA needs CUDA's compiler).
+    milliseconds). Training on 2 AMX cores against autodiff of ``tf.nn.gelu``: 1.22x the examples a
+    second compiled, 1.12x not (``bench/training_kernels_bench.py``). ``compiled=False`` where XLA is
+    not wanted (GPUs, whose element-wise kernels are fast and whose XLA needs CUDA's compiler).
     """
     import tensorflow as tf
 
