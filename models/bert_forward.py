@@ -73,10 +73,14 @@ class ArrayOps:
     # (x, gamma, beta, epsilon) -> x normalised over its last axis in one kernel, for inference; None:
     # the written-out norm. The oneDNN kernel has no gradient, so training has its own, below.
     fused_layer_norm: Callable[[Any, Any, Any, float], Any] | None = None
-    # The same GELU for training, where it differs from ``gelu`` (which inference fuses into the matmul).
-    training_gelu: Callable[[Any], Any] | None = None
+    # The same GELU for training, (x, bias) -> GELU(x + bias), where it differs from ``gelu`` (which
+    # inference fuses into the matmul with its bias); None: ``gelu`` after the biased matmul.
+    training_gelu: Callable[[Any, Any], Any] | None = None
     # The same layer norm for training (as ``fused_layer_norm``, with a gradient); None: the written-out norm.
     training_layer_norm: Callable[[Any, Any, Any, float], Any] | None = None
+    # (x, rate, seed, bias) -> dropout(x + bias) for training, the bias's gradient its own; None: the
+    # caller's dropout after the biased matmul. Only the caller's ``dropout`` calls it (it holds the seeds).
+    training_dropout: Callable[[Any, float, Any, Any], Any] | None = None
 
 
 def _np_gelu(x: np.ndarray) -> np.ndarray:
@@ -148,7 +152,7 @@ def tensorflow_ops() -> ArrayOps:
     """The TensorFlow operations (TensorFlow is imported here, on first use)."""
     import tensorflow as tf
 
-    from models.training_kernels import training_gelu, training_layer_norm
+    from models.training_kernels import training_dropout, training_gelu, training_layer_norm
 
     gpu = bool(tf.config.list_logical_devices("GPU"))
     return ArrayOps(
@@ -158,15 +162,17 @@ def tensorflow_ops() -> ArrayOps:
         softmax=lambda x: tf.nn.softmax(x, axis=-1), tanh=tf.tanh, sum_rows=lambda x: tf.reduce_sum(x, axis=1),
         batch_and_length=lambda ids: (tf.shape(ids)[0], tf.shape(ids)[1]), constant=tf.constant,
         float32=tf.float32, fused_layer_norm=onednn_layer_norm if _onednn_on_cpu_only() else None,
-        training_gelu=training_gelu(compiled=not gpu), training_layer_norm=training_layer_norm(compiled=not gpu))
+        training_gelu=training_gelu(compiled=not gpu), training_layer_norm=training_layer_norm(compiled=not gpu),
+        training_dropout=training_dropout(compiled=not gpu))
 
 
 def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Mapping[str, Any], ops: ArrayOps,
-            dropout: Callable[[Any, float], Any] | None = None) -> Any:
+            dropout: Callable[..., Any] | None = None) -> Any:
     """Logits in ``dtype`` from float32 ``weight`` arrays named by their Keras paths, computed with ``ops``.
 
-    ``dropout(x, rate)``, when given (training), is applied where KerasHub applies dropout: after the
-    embeddings, on attention probabilities, on each sublayer's output and before the head.
+    ``dropout(x, rate, bias=None)``, when given (training), is applied where KerasHub applies dropout:
+    after the embeddings, on attention probabilities, on each sublayer's output and before the head.
+    Where ``ops.training_dropout`` is set, a sublayer's output reaches it unbiased, with its float32 bias.
     """
     hidden, heads = shape.hidden, shape.heads
     width = hidden // heads
@@ -177,12 +183,19 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
     def drop(x: Any, rate: float) -> Any:
         return dropout(x, rate) if dropout is not None and rate else x
 
-    gelu = ops.training_gelu if dropout is not None and ops.training_gelu is not None else ops.gelu
-
     def dense(x: Any, name: str, units: int, activation: str | None = None) -> Any:
-        y = ops.bias_add(ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units])),
-                         ops.reshape(w(name + "/bias"), [units]))
-        return gelu(y) if activation == "gelu" else y
+        product = ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units]))
+        if activation == "gelu" and dropout is not None and ops.training_gelu is not None:
+            return ops.training_gelu(product, ops.reshape(weight[name + "/bias"], [units]))
+        y = ops.bias_add(product, ops.reshape(w(name + "/bias"), [units]))
+        return ops.gelu(y) if activation == "gelu" else y
+
+    def dropped_dense(x: Any, name: str, units: int) -> Any:
+        # In training the bias goes in with the mask: its gradient is then summed in the mask's loop.
+        if dropout is None or not shape.dropout or ops.training_dropout is None:
+            return drop(dense(x, name, units), shape.dropout)
+        product = ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units]))
+        return dropout(product, shape.dropout, ops.reshape(weight[name + "/bias"], [units]))
 
     def layer_norm(x: Any, name: str) -> Any:
         fused = ops.fused_layer_norm if dropout is None else ops.training_layer_norm
@@ -237,11 +250,11 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
         scores = ops.matmul(query * scale, key, transpose_b=True) + key_bias
         probabilities = drop(ops.softmax(scores), shape.dropout)
         context = ops.reshape(ops.transpose(ops.matmul(probabilities, value), [0, 2, 1, 3]), [-1, hidden])
-        attended = drop(dense(context, attention + "attention_output", hidden), shape.dropout)
+        attended = dropped_dense(context, attention + "attention_output", hidden)
         x = layer_norm(x + attended, name + "self_attention_layer_norm")
         inner = dense(x, name + "feedforward_intermediate_dense",
                       int(weight[name + "feedforward_intermediate_dense/bias"].shape[0]), "gelu")
-        fed = drop(dense(inner, name + "feedforward_output_dense", hidden), shape.dropout)
+        fed = dropped_dense(inner, name + "feedforward_output_dense", hidden)
         x = layer_norm(x + fed, name + "feedforward_layer_norm")
     classes = int(weight["logits/bias"].shape[0])
     if shape.pooling == MEAN:

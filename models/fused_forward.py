@@ -61,10 +61,16 @@ def bert_logits(task: keras.Model, shape: BertShape, inputs: dict, training: boo
     With ``training`` and a ``seed`` generator, dropout is applied where KerasHub applies it (after
     the embeddings, on attention probabilities, on each sublayer's output and before the head).
     """
-    def dropout(x: tf.Tensor, rate: float) -> tf.Tensor:
-        return keras.random.dropout(x, rate, seed=seed)
+    ops = tensorflow_ops()
 
-    return forward(_weights(task), tf.as_dtype(task.compute_dtype), shape, inputs, tensorflow_ops(),
+    def dropout(x: tf.Tensor, rate: float, bias: tf.Tensor | None = None) -> tf.Tensor:
+        if ops.training_dropout is None:
+            return keras.random.dropout(x, rate, seed=seed)
+        # Keras's own seeds, as its dropout takes them: int32 for the stateless kernels.
+        return ops.training_dropout(x, rate, tf.cast(tf.math.floormod(seed.next(), tf.int32.max - 1), tf.int32),
+                                    bias)
+
+    return forward(_weights(task), tf.as_dtype(task.compute_dtype), shape, inputs, ops,
                    dropout if training else None)
 
 

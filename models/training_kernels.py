@@ -24,39 +24,119 @@ from typing import Any
 import numpy as np
 
 
-def training_gelu(compiled: bool = True) -> Callable[[Any], Any]:
-    """GELU's tanh form for training: float32 inside, its derivative written out, each one XLA-compiled loop.
+def training_gelu(compiled: bool = True) -> Callable[..., Any]:
+    """GELU's tanh form for training, ``gelu(x, bias=None)`` = GELU(x + bias): float32 inside, its
+    derivative written out, each one XLA-compiled loop.
 
     TensorFlow's element-wise kernels run bfloat16 at about half their float32 speed on CPU, and
     autodiff of the tanh form is a dozen of them, each a pass over the 1,536-wide activations; XLA
     makes the value one loop and the derivative another (compiled once per activation shape, tens of
     milliseconds). Training on 2 AMX cores against autodiff of ``tf.nn.gelu``: 1.22x the examples a
-    second compiled, 1.12x not (``bench/training_kernels_bench.py``). ``compiled=False`` where XLA is
+    second compiled, 1.12x not (``bench/training_kernels_bench.py``). The dense layer's float32 bias,
+    when given, is added inside the loop and its gradient summed in the derivative's loop, where
+    ``BiasAddGrad`` was another pass over the activations in bfloat16. ``compiled=False`` where XLA is
     not wanted (GPUs, whose element-wise kernels are fast and whose XLA needs CUDA's compiler).
     """
     import tensorflow as tf
 
     c, a = float(np.sqrt(2.0 / np.pi)), 0.044715
 
-    def value(x: Any) -> Any:
-        wide = tf.cast(x, tf.float32)
+    def value(x: Any, bias: Any) -> Any:
+        wide = tf.cast(x, tf.float32) + bias
         return tf.cast(0.5 * wide * (1.0 + tf.tanh(wide * (c + c * a * wide * wide))), x.dtype)
 
-    def derivative(x: Any, upstream: Any) -> Any:  # recomputed from x: nothing else is kept for it
-        wide = tf.cast(x, tf.float32)
+    def derivative(x: Any, bias: Any, upstream: Any) -> tuple[Any, Any]:  # recomputed from x: nothing else kept
+        wide = tf.cast(x, tf.float32) + bias
         t = tf.tanh(wide * (c + c * a * wide * wide))
         slope = 0.5 + 0.5 * t + (wide - wide * t * t) * (0.5 * c + 1.5 * c * a * wide * wide)
-        return tf.cast(tf.cast(upstream, tf.float32) * slope, x.dtype)
+        wide_dx = tf.cast(upstream, tf.float32) * slope
+        return tf.cast(wide_dx, x.dtype), _column_sums(wide_dx)
 
     if compiled:
         value, derivative = (tf.function(f, jit_compile=True, autograph=False, reduce_retracing=True)
                              for f in (value, derivative))
 
-    @tf.custom_gradient
-    def gelu(x: Any) -> Any:
-        return value(x), lambda upstream: derivative(x, upstream)
+    def gelu(x: Any, bias: Any = None) -> Any:
+        if bias is None:
+            @tf.custom_gradient
+            def plain(x: Any) -> Any:
+                zero = tf.zeros([], tf.float32)
+                return value(x, zero), lambda upstream: derivative(x, zero, upstream)[0]
+
+            return plain(x)
+
+        @tf.custom_gradient
+        def biased(x: Any, bias: Any) -> Any:
+            return value(x, bias), lambda upstream: derivative(x, bias, upstream)
+
+        return biased(x, bias)
 
     return gelu
+
+
+def _column_sums(x: Any) -> Any:
+    """Sums over every axis but the last: a bias's gradient."""
+    import tensorflow as tf
+
+    return tf.reduce_sum(tf.reshape(x, [-1, tf.shape(x)[-1]]), 0)
+
+
+def training_dropout(compiled: bool = True) -> Callable[..., Any]:
+    """Dropout for training, ``dropout(x, rate, seed, bias=None)``: drop(x + bias) with a mask drawn from
+    the stateless ``seed`` (two int32s), 16 random bits an element; the bias, when given, added in float32
+    and its gradient summed in the gradient's loop.
+
+    Keras draws a float per element (``tf.random.stateless_uniform``) and applies the mask in three
+    more kernels; Philox's 32 bits a draw give two 16-bit elements here (a threshold of
+    ``round(rate * 65536)``: 0.100006 for 0.1), and the mask is applied, in the value and in the
+    gradient, in one XLA-compiled loop (compiled once per shape). ``compiled=False`` where XLA is not
+    wanted (GPUs).
+    """
+    import tensorflow as tf
+
+    def kept(x: Any, bits: Any, threshold: Any) -> Any:
+        halves = tf.bitcast(bits, tf.uint16)  # (..., ceil(n / 2), 2)
+        width = tf.shape(x)[-1]
+        halves = tf.reshape(halves, tf.concat([tf.shape(x)[:-1], [2 * ((width + 1) // 2)]], 0))[..., :width]
+        return halves >= threshold
+
+    def value(x: Any, bias: Any, bits: Any, threshold: Any, scale: Any) -> Any:
+        wide = tf.cast(x, tf.float32) + bias
+        return tf.cast(tf.where(kept(x, bits, threshold), wide * scale, 0.0), x.dtype)
+
+    def gradient(x: Any, bits: Any, threshold: Any, scale: Any, upstream: Any) -> tuple[Any, Any]:
+        wide_dx = tf.where(kept(x, bits, threshold), tf.cast(upstream, tf.float32) * scale, 0.0)
+        return tf.cast(wide_dx, x.dtype), _column_sums(wide_dx)
+
+    if compiled:
+        value, gradient = (tf.function(f, jit_compile=True, autograph=False, reduce_retracing=True)
+                           for f in (value, gradient))
+
+    def dropout(x: Any, rate: float, seed: Any, bias: Any = None) -> Any:
+        if not 0.0 <= rate < 1.0:
+            raise ValueError(f"dropout rate {rate} is not in [0, 1)")
+        shape = tf.shape(x)
+        bits = tf.random.stateless_uniform(tf.concat([shape[:-1], [(shape[-1] + 1) // 2]], 0), seed=seed,
+                                           minval=None, maxval=None, dtype=tf.uint32)
+        threshold = tf.constant(round(rate * 65536), tf.uint16)
+        scale = tf.constant(1.0 / (1.0 - rate), tf.float32)
+        if bias is None:
+            @tf.custom_gradient
+            def plain(x: Any) -> Any:
+                zero = tf.zeros([], tf.float32)
+                return (value(x, zero, bits, threshold, scale),
+                        lambda upstream: gradient(x, bits, threshold, scale, upstream)[0])
+
+            return plain(x)
+
+        @tf.custom_gradient
+        def biased(x: Any, bias: Any) -> Any:
+            return value(x, bias, bits, threshold, scale), lambda upstream: gradient(x, bits, threshold, scale,
+                                                                                     upstream)
+
+        return biased(x, bias)
+
+    return dropout
 
 
 def training_layer_norm(compiled: bool = True) -> Callable[[Any, Any, Any, float], Any]:

@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from models.base_model import minilm_folder
-from models.bert_forward import CLS, HEADS, MEAN, tensorflow_ops
+from models.bert_forward import CLS, HEADS, MEAN
 from models.classifier import _LOGITS_FUNCTIONS, build_classifier, logits_function
 from models.encoding import _TOKENIZE_FUNCTIONS, EAGER_UP_TO, _traced_tokenize, batches, encode, tokenize
 from models.fused_adam import apply_adam, fusable
@@ -90,46 +90,6 @@ def test_scoring_reads_the_weights_as_they_are_when_asked_in_one_graph():
     np.testing.assert_allclose(after.numpy(), tf.cast(task(batch, training=False), tf.float32).numpy(), atol=0.1)
     assert np.abs(after.numpy() - before).max() > 0.5
     assert _LOGITS_FUNCTIONS[task].experimental_get_tracing_count() == 1
-
-
-@pytest.mark.parametrize(("dtype", "tolerance"), [(tf.float32, 1e-5), (tf.bfloat16, 0.05)])
-def test_training_gelu_is_tanh_gelu_with_its_gradient(dtype, tolerance):
-    x = tf.cast(tf.linspace(-8.0, 8.0, 2001), dtype)
-    upstream = tf.cast(tf.linspace(1.0, 2.0, 2001), dtype)
-    results = []
-    for gelu in (tensorflow_ops().training_gelu, lambda v: tf.nn.gelu(v, approximate=True)):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = gelu(x)
-        results.append((y, tape.gradient(y, x, output_gradients=upstream)))
-    (y, dy), (expected, expected_dy) = results
-    assert y.dtype == dy.dtype == dtype
-    np.testing.assert_allclose(tf.cast(y, tf.float32), tf.cast(expected, tf.float32), atol=tolerance, rtol=tolerance)
-    np.testing.assert_allclose(tf.cast(dy, tf.float32), tf.cast(expected_dy, tf.float32), atol=tolerance,
-                               rtol=tolerance)
-
-
-@pytest.mark.parametrize(("dtype", "tolerance"), [(tf.float32, 1e-4), (tf.bfloat16, 0.05)])
-def test_training_layer_norm_is_the_written_out_norm_with_its_gradients(dtype, tolerance):
-    x = tf.cast(tf.random.stateless_normal([37, 24], seed=[1, 2]) * 3.0 + 1.0, dtype)
-    gamma = tf.Variable(tf.random.stateless_normal([24], seed=[3, 4]) * 0.1 + 1.0)
-    beta = tf.Variable(tf.random.stateless_normal([24], seed=[5, 6]) * 0.1)
-    upstream = tf.cast(tf.random.stateless_normal([37, 24], seed=[7, 8]), dtype)
-
-    def written_out(x, gamma, beta, epsilon):
-        wide = tf.cast(x, tf.float32)
-        mean, variance = tf.nn.moments(wide, axes=[-1], keepdims=True)
-        return tf.cast((wide - mean) * tf.math.rsqrt(variance + epsilon) * gamma + beta, x.dtype)
-
-    results = []
-    for norm in (tensorflow_ops().training_layer_norm, written_out):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = norm(x, gamma, beta, 1e-12)
-        results.append([y, *tape.gradient(y, [x, gamma, beta], output_gradients=upstream)])
-    for got, expected in zip(*results, strict=True):
-        np.testing.assert_allclose(tf.cast(got, tf.float32), tf.cast(expected, tf.float32), atol=tolerance,
-                                   rtol=tolerance)
 
 
 def test_graph_tokenizer_gives_the_python_tokenizers_ids():
