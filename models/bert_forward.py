@@ -183,19 +183,24 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
     def drop(x: Any, rate: float) -> Any:
         return dropout(x, rate) if dropout is not None and rate else x
 
+    def unbiased(x: Any, name: str, units: int) -> tuple[Any, Any]:
+        # x times the kernel, and the float32 bias for a training kernel to add (and differentiate) itself.
+        bias = ops.reshape(weight[name + "/bias"], [units])
+        return ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units])), bias
+
     def dense(x: Any, name: str, units: int, activation: str | None = None) -> Any:
-        product = ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units]))
         if activation == "gelu" and dropout is not None and ops.training_gelu is not None:
-            return ops.training_gelu(product, ops.reshape(weight[name + "/bias"], [units]))
-        y = ops.bias_add(product, ops.reshape(w(name + "/bias"), [units]))
+            return ops.training_gelu(*unbiased(x, name, units))
+        y = ops.bias_add(ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units])),
+                         ops.reshape(w(name + "/bias"), [units]))
         return ops.gelu(y) if activation == "gelu" else y
 
     def dropped_dense(x: Any, name: str, units: int) -> Any:
         # In training the bias goes in with the mask: its gradient is then summed in the mask's loop.
         if dropout is None or not shape.dropout or ops.training_dropout is None:
             return drop(dense(x, name, units), shape.dropout)
-        product = ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units]))
-        return dropout(product, shape.dropout, ops.reshape(weight[name + "/bias"], [units]))
+        product, bias = unbiased(x, name, units)
+        return dropout(product, shape.dropout, bias)
 
     def layer_norm(x: Any, name: str) -> Any:
         fused = ops.fused_layer_norm if dropout is None else ops.training_layer_norm
