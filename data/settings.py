@@ -300,7 +300,7 @@ class Settings(BaseSettings):
 
     @property
     def cache_dir(self) -> Path:
-        """Local copies of remote model versions and fine-tuning checkpoints."""
+        """Local copies of remote model versions, fine-tuning checkpoints, XLA's compiled training kernels."""
         return self.home.expanduser().resolve() / "cache"
 
     def with_overrides(self, **overrides: Any) -> Settings:

@@ -22,6 +22,7 @@ from models.registry import ModelVersion
 from models.replay import with_replay
 from models.starting_point import starting_point
 from models.training import EpochCallback, TrainingConfig, TrainingResult, fine_tune
+from models.training_kernels import keep_compiled_kernels
 
 
 @dataclass
@@ -85,6 +86,8 @@ def train_challenger(
 ) -> Challenger:
     """Run the job. Rows an earlier run held back for early stopping are trained on now, never held back again."""
     rows = job.rows
+    if job.checkpoint_dir is not None:  # a dry run leaves nothing behind
+        keep_compiled_kernels(settings.cache_dir / "xla")  # next week's run loads them instead of compiling
     with job.devices.scope():
         result = fine_tune(job.classifier, rows["text"].tolist(), rows["label"].tolist(), training_config(settings),
                            on_epoch=on_epoch, checkpoint_dir=job.checkpoint_dir, devices=job.devices,

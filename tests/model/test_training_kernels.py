@@ -1,10 +1,17 @@
 """Training's GELU, layer norm and dropout compute what autodiff of their written-out forms computes."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.training_kernels import training_dropout, training_gelu, training_layer_norm
+from models.training_kernels import keep_compiled_kernels, training_dropout, training_gelu, training_layer_norm
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _value_and_gradients(function, inputs: list, upstream) -> list:
@@ -94,3 +101,24 @@ def test_training_dropout_adds_a_float32_bias_and_sums_its_gradient():
 def test_training_dropout_refuses_a_rate_outside_zero_to_one(rate):
     with pytest.raises(ValueError, match="dropout rate"):
         training_dropout()(tf.ones([2, 2]), rate, tf.constant([1, 2]))
+
+
+def test_keep_compiled_kernels_names_one_cache_per_tensorflow_version_and_respects_one_named(monkeypatch, tmp_path):
+    monkeypatch.setenv("TF_XLA_FLAGS", "--tf_xla_auto_jit=0")
+    kept = keep_compiled_kernels(tmp_path)
+    assert kept == tmp_path / tf.__version__
+    assert os.environ["TF_XLA_FLAGS"] == f"--tf_xla_auto_jit=0 --tf_xla_persistent_cache_directory={kept}"
+    assert keep_compiled_kernels(tmp_path / "other") is None  # named already (here by us; or by the user)
+    assert str(tmp_path / "other") not in os.environ["TF_XLA_FLAGS"]
+
+
+def test_a_process_leaves_its_compiled_kernels_for_the_next(tmp_path):
+    # A fresh process: XLA reads its flags once, at its first compile.
+    code = ("import sys; from pathlib import Path; import tensorflow as tf; "
+            "from models.training_kernels import keep_compiled_kernels, training_gelu; "
+            "kept = keep_compiled_kernels(Path(sys.argv[1])); training_gelu()(tf.ones([4, 3])); "
+            "print(len(list(kept.iterdir())))")
+    env = {k: v for k, v in os.environ.items() if k != "TF_XLA_FLAGS"}
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path)], env=env, cwd=REPO, capture_output=True,
+                          text=True, timeout=120, check=True)
+    assert int(done.stdout.split()[-1]) >= 1
