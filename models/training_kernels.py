@@ -81,19 +81,7 @@ def training_gelu(compiled: bool = True) -> Callable[..., Any]:
                              for f in (value, derivative))
 
     def gelu(x: Any, bias: Any = None) -> Any:
-        if bias is None:
-            @tf.custom_gradient
-            def plain(x: Any) -> Any:
-                zero = tf.zeros([], tf.float32)
-                return value(x, zero), lambda upstream: derivative(x, zero, upstream)[0]
-
-            return plain(x)
-
-        @tf.custom_gradient
-        def biased(x: Any, bias: Any) -> Any:
-            return value(x, bias), lambda upstream: derivative(x, bias, upstream)
-
-        return biased(x, bias)
+        return _with_bias(value, derivative, x, bias)
 
     return gelu
 
@@ -103,6 +91,27 @@ def _column_sums(x: Any) -> Any:
     import tensorflow as tf
 
     return tf.reduce_sum(tf.reshape(x, [-1, tf.shape(x)[-1]]), 0)
+
+
+def _with_bias(value: Callable, gradient: Callable, x: Any, bias: Any) -> Any:
+    """``value(x, bias)`` with ``gradient(x, bias, upstream)`` -> (dx, dbias) as its gradient; without a
+    bias, a float32 zero in its place and only dx."""
+    import tensorflow as tf
+
+    if bias is None:
+        zero = tf.zeros([], tf.float32)
+
+        @tf.custom_gradient
+        def unbiased(x: Any) -> Any:
+            return value(x, zero), lambda upstream: gradient(x, zero, upstream)[0]
+
+        return unbiased(x)
+
+    @tf.custom_gradient
+    def biased(x: Any, bias: Any) -> Any:
+        return value(x, bias), lambda upstream: gradient(x, bias, upstream)
+
+    return biased(x, bias)
 
 
 def training_dropout(compiled: bool = True) -> Callable[..., Any]:
@@ -144,21 +153,8 @@ def training_dropout(compiled: bool = True) -> Callable[..., Any]:
                                            minval=None, maxval=None, dtype=tf.uint32)
         threshold = tf.constant(round(rate * 65536), tf.uint16)
         scale = tf.constant(1.0 / (1.0 - rate), tf.float32)
-        if bias is None:
-            @tf.custom_gradient
-            def plain(x: Any) -> Any:
-                zero = tf.zeros([], tf.float32)
-                return (value(x, zero, bits, threshold, scale),
-                        lambda upstream: gradient(x, bits, threshold, scale, upstream)[0])
-
-            return plain(x)
-
-        @tf.custom_gradient
-        def biased(x: Any, bias: Any) -> Any:
-            return value(x, bias, bits, threshold, scale), lambda upstream: gradient(x, bits, threshold, scale,
-                                                                                     upstream)
-
-        return biased(x, bias)
+        return _with_bias(lambda x, bias: value(x, bias, bits, threshold, scale),
+                          lambda x, bias, upstream: gradient(x, bits, threshold, scale, upstream), x, bias)
 
     return dropout
 
