@@ -189,10 +189,10 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
         return ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units])), bias
 
     def dense(x: Any, name: str, units: int, activation: str | None = None) -> Any:
+        product, bias = unbiased(x, name, units)
         if activation == "gelu" and dropout is not None and ops.training_gelu is not None:
-            return ops.training_gelu(*unbiased(x, name, units))
-        y = ops.bias_add(ops.matmul(x, ops.reshape(w(name + "/kernel"), [-1, units])),
-                         ops.reshape(w(name + "/bias"), [units]))
+            return ops.training_gelu(product, bias)
+        y = ops.bias_add(product, ops.cast(bias, dtype))
         return ops.gelu(y) if activation == "gelu" else y
 
     def dropped_dense(x: Any, name: str, units: int) -> Any:
