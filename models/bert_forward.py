@@ -123,6 +123,16 @@ def input_signature() -> dict:
             "segment_ids": tf.TensorSpec((None, None), tf.int32)}
 
 
+def cast_for_scoring(path: str) -> bool:
+    """Whether scoring reads this weight cast to the compute dtype once a pass (the matmuls' kernels and
+    biases) rather than in float32 (the tables rows are gathered from, the layer norms).
+
+    >>> cast_for_scoring("logits/kernel"), cast_for_scoring("token_embedding/embeddings")
+    (True, False)
+    """
+    return path.endswith(("/kernel", "/bias"))
+
+
 def onednn_layer_norm(x: Any, gamma: Any, beta: Any, epsilon: float) -> Any:
     """Layer norm written as the subgraph TensorFlow's oneDNN remapper fuses into one ``_MklLayerNorm``
     kernel (the one Keras 2's LayerNormalization built): each row a channel of a batch norm in training

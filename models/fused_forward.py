@@ -30,7 +30,7 @@ import keras
 import keras_hub
 import tensorflow as tf
 
-from models.bert_forward import CLS, MEAN, BertShape, forward, tensorflow_ops
+from models.bert_forward import CLS, MEAN, BertShape, cast_for_scoring, forward, tensorflow_ops
 from models.mean_pooled import MeanPooledBertTextClassifier
 
 
@@ -83,7 +83,7 @@ def inference_weights(task: keras.Model) -> dict[str, tf.Tensor]:
     AMX (``bench/scoring_casts_bench.py``).
     """
     dtype = tf.as_dtype(task.compute_dtype)
-    return {w.path: tf.cast(w.value, dtype) if w.path.endswith(("/kernel", "/bias")) else tf.convert_to_tensor(w.value)
+    return {w.path: tf.cast(w.value, dtype) if cast_for_scoring(w.path) else tf.convert_to_tensor(w.value)
             for w in task.weights}
 
 

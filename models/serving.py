@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 
 from data.settings import Settings
-from models.bert_forward import HEADS, NUMPY, BertShape, forward, input_signature, tensorflow_ops
+from models.bert_forward import HEADS, NUMPY, BertShape, cast_for_scoring, forward, input_signature, tensorflow_ops
 from models.encoding import EAGER_UP_TO, Encoded, pack, tokenize
 from models.hardware import compute_dtype, resolve_precision
 from models.probabilities import probabilities
@@ -81,9 +81,12 @@ class Scorer:
         it in the process (a run opens the champion several times, ``retrain serve`` a new one each week)."""
         import tensorflow as tf
 
+        policy = resolve_precision(self.precision)
         shapes = tuple(sorted((name, value.shape) for name, value in self.weights.items()))
-        graph = _traced_forward(self.shape, resolve_precision(self.precision), shapes)
-        weights = {name: tf.constant(value) for name, value in self.weights.items()}
+        graph = _traced_forward(self.shape, policy, shapes)
+        # Kernels and biases cast once here, not by the graph on every batch (as models.fused_forward's).
+        weights = {name: tf.cast(value, compute_dtype(policy)) if cast_for_scoring(name) else tf.constant(value)
+                   for name, value in self.weights.items()}
         return lambda inputs: graph(inputs, weights)
 
 
@@ -94,7 +97,8 @@ def _traced_forward(shape: BertShape, policy: str, weight_shapes: tuple) -> Call
     import tensorflow as tf  # not Keras or KerasHub: 65 to 1,000 texts need neither (about 2 s to import)
 
     dtype = tf.as_dtype(compute_dtype(policy))
-    weights = {name: tf.TensorSpec(size, tf.float32) for name, size in weight_shapes}
+    weights = {name: tf.TensorSpec(size, dtype if cast_for_scoring(name) else tf.float32)
+               for name, size in weight_shapes}
 
     def logits(inputs: dict, weight: dict) -> tf.Tensor:
         return tf.cast(forward(weight, dtype, shape, inputs, tensorflow_ops()), tf.float32)
