@@ -31,6 +31,7 @@ import keras_hub
 import tensorflow as tf
 
 from models.bert_forward import CLS, MEAN, BertShape, cast_for_scoring, forward, tensorflow_ops
+from models.frozen_forward import frozen_logits
 from models.mean_pooled import MeanPooledBertTextClassifier
 
 
@@ -99,3 +100,10 @@ def fused_logits_function(task: keras.Model) -> Callable[[Mapping[str, tf.Tensor
         return tf.cast(forward(weights, dtype, shape, inputs, tensorflow_ops()), tf.float32)
 
     return logits
+
+
+def frozen_logits_function(task: keras.Model) -> Callable[[dict], tf.Tensor] | None:
+    """Float32 logits of a batch by the task's weights as they are now, frozen into a graph of their own
+    (``models.frozen_forward``: for passes of many rows), or None where the Keras layers must run."""
+    shape = bert_shape(task)
+    return None if shape is None else frozen_logits(inference_weights(task), tf.as_dtype(task.compute_dtype), shape)

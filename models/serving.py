@@ -33,6 +33,7 @@ import numpy as np
 from data.settings import Settings
 from models.bert_forward import HEADS, NUMPY, BertShape, cast_for_scoring, forward, input_signature, tensorflow_ops
 from models.encoding import EAGER_UP_TO, Encoded, pack, tokenize
+from models.frozen_forward import FROZEN_FROM_ROWS, frozen_logits
 from models.hardware import compute_dtype, resolve_precision
 from models.probabilities import probabilities
 from models.registry import ModelVersion
@@ -89,6 +90,12 @@ class Scorer:
                    for name, value in self.weights.items()}
         return lambda inputs: graph(inputs, weights)
 
+    @cached_property
+    def frozen_logits(self) -> Callable[[dict], object]:
+        """The forward in TensorFlow at ``precision`` with this version's kernels frozen into a graph of its
+        own (``models.frozen_forward``), built on the first pass of many rows and kept for the next."""
+        return frozen_logits(self.weights, compute_dtype(resolve_precision(self.precision)), self.shape)
+
 
 @cache
 def _traced_forward(shape: BertShape, policy: str, weight_shapes: tuple) -> Callable:
@@ -109,11 +116,14 @@ def _traced_forward(shape: BertShape, policy: str, weight_shapes: tuple) -> Call
 def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64, numpy_for_one_batch: bool = True) -> np.ndarray:
     """Class probabilities for every encoded row, in row order (``labels`` order). One batch is scored
     by NumPy in float32 unless ``numpy_for_one_batch`` is off (a run scores both models in one precision);
-    more by the traced graph. The rule goes by the call's size alone, so the same call gives the same
-    probabilities whatever the process scored before."""
-    one_batch = numpy_for_one_batch and len(encoded) <= batch_size
-    return probabilities(scorer.logits if one_batch else scorer.traced_logits, encoded, batch_size,
-                         len(scorer.labels))
+    more by the traced graph, ``FROZEN_FROM_ROWS`` or more by the graph with the kernels frozen in. The rule
+    goes by the call's size alone, so the same call gives the same probabilities whatever the process
+    scored before."""
+    if numpy_for_one_batch and len(encoded) <= batch_size:
+        logits_of = scorer.logits
+    else:
+        logits_of = scorer.frozen_logits if len(encoded) >= FROZEN_FROM_ROWS else scorer.traced_logits
+    return probabilities(logits_of, encoded, batch_size, len(scorer.labels))
 
 
 def probabilities_of(model: Scorer | Classifier, texts: list[str], batch_size: int = 64,

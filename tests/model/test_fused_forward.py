@@ -13,7 +13,13 @@ from models.bert_forward import CLS, HEADS, MEAN
 from models.classifier import _LOGITS_FUNCTIONS, build_classifier, logits_function
 from models.encoding import _TOKENIZE_FUNCTIONS, EAGER_UP_TO, _traced_tokenize, batches, encode, tokenize
 from models.fused_adam import apply_adam, fusable
-from models.fused_forward import bert_logits, bert_shape, fused_logits_function, inference_weights
+from models.fused_forward import (
+    bert_logits,
+    bert_shape,
+    frozen_logits_function,
+    fused_logits_function,
+    inference_weights,
+)
 from models.mean_pooled import MeanPooledBertTextClassifier, declared_pooling
 from models.schedule import WarmupLinearDecay
 from tests.helpers import sentiment_rows
@@ -90,6 +96,22 @@ def test_scoring_reads_the_weights_as_they_are_when_asked_in_one_graph():
     np.testing.assert_allclose(after.numpy(), tf.cast(task(batch, training=False), tf.float32).numpy(), atol=0.1)
     assert np.abs(after.numpy() - before).max() > 0.5
     assert _LOGITS_FUNCTIONS[task].experimental_get_tracing_count() == 1
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [("float32", 1e-5), ("mixed_bfloat16", 0.1)])
+def test_a_frozen_graph_scores_the_weights_it_was_built_with(dtype, tolerance):
+    task = _task(dtype, pooling=MEAN)
+    frozen = frozen_logits_function(task)
+    before = [logits_function(task)(batch).numpy() for batch in _batches()]
+    for batch, expected in zip(_batches(), before, strict=True):  # every padded length, one graph
+        np.testing.assert_allclose(frozen(batch).numpy(), expected, atol=tolerance)
+    kernel = next(w for w in task.weights if w.path == "transformer_layer_1/feedforward_output_dense/kernel")
+    kernel.assign(kernel.numpy() * 2.0)
+    batch = _batches()[0]
+    np.testing.assert_allclose(frozen(batch).numpy(), before[0], atol=tolerance)  # its own copy of the kernels
+    after = logits_function(task)(batch).numpy()
+    assert np.abs(after - before[0]).max() > 0.5
+    np.testing.assert_allclose(frozen_logits_function(task)(batch).numpy(), after, atol=tolerance)
 
 
 def test_graph_tokenizer_gives_the_python_tokenizers_ids():

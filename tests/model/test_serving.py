@@ -82,6 +82,29 @@ def test_its_probabilities_are_the_keras_models(saved, dtype, tolerance):
     assert "traced_logits" in vars(scorer)
 
 
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("mixed_bfloat16", 2e-2)])
+def test_many_rows_are_scored_by_a_graph_with_the_kernels_frozen_in(saved, dtype, tolerance, monkeypatch):
+    from models.fused_forward import frozen_logits_function
+
+    folder, sha256 = saved
+    scorer, classifier = load_scorer(folder, sha256, dtype), load_classifier(folder, sha256, dtype)
+    texts = [t for t, _ in sentiment_rows(40, seed=9)]
+    expected = predict_proba(classifier, classifier.encode(texts), 8)  # the weights passed as arguments
+    built = []
+    monkeypatch.setattr("models.classifier.frozen_logits_function", lambda task: built.append(task) or
+                        frozen_logits_function(task))
+    for module in ("models.serving", "models.classifier"):
+        monkeypatch.setattr(f"{module}.FROZEN_FROM_ROWS", len(texts))
+
+    np.testing.assert_allclose(probabilities_of(scorer, texts, 8), expected, atol=tolerance)
+    assert "frozen_logits" in vars(scorer) and "traced_logits" not in vars(scorer)
+    np.testing.assert_allclose(predict_proba(classifier, classifier.encode(texts), 8), expected, atol=tolerance)
+    assert built == [classifier.task]
+    # One row fewer: the graph with the weights as arguments again (the rule goes by the call's size).
+    probabilities_of(scorer, texts[1:], 8)
+    assert "traced_logits" in vars(scorer)
+
+
 def test_a_few_texts_are_scored_without_importing_tensorflow(saved):
     folder, sha256 = saved
     probe = ("import json, sys; from models.serving import load_scorer, probabilities_of; "

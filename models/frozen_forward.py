@@ -1,0 +1,52 @@
+"""The forward traced with its matmul kernels as constants of the graph: many rows, weights that stay.
+
+oneDNN multiplies by a weight in the layout its kernel wants (on AMX, tiles of bfloat16 pairs). A
+weight that reaches the graph as an argument is reordered into that layout on every call; a constant
+of the graph is reordered once and kept. On 2 cores with AMX a batch of 64 tweets scored about 1.5x
+as fast so. The price is a graph per set of weights: tracing and optimising MiniLM's 21 MB of
+bfloat16 kernels took about 0.7 s more than the graph that takes them as arguments, which is traced
+once for every model. So a pass of ``FROZEN_FROM_ROWS`` rows or more uses it
+(``bench/frozen_scoring_bench.py`` measures both ways at several pass sizes).
+
+>>> import numpy as np
+>>> from models.bert_forward import NUMPY, BertShape, random_weights
+>>> shape = BertShape(layers=1, heads=2, hidden=4, epsilon=1e-12, dropout=0.0, head_dropout=0.0)
+>>> weights = random_weights(shape, vocabulary=10, positions=8, intermediate=8, classes=3)
+>>> inputs = {"token_ids": np.array([[2, 5, 3, 0]], np.int32), "padding_mask": np.array([[1, 1, 1, 0]], bool),
+...           "segment_ids": np.zeros((1, 4), np.int32)}
+>>> logits = frozen_logits(weights, "float32", shape)(inputs).numpy()
+>>> bool(np.allclose(logits, forward(weights, np.float32, shape, inputs, NUMPY), atol=1e-5))
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from models.bert_forward import BertShape, cast_for_scoring, forward, input_signature, tensorflow_ops
+
+# A pass of this many rows or more is scored by a graph with the kernels frozen in: where the frozen
+# graph's extra tracing is paid back (bench/frozen_scoring_bench.py; see the module's docstring).
+FROZEN_FROM_ROWS = 4096
+
+
+def frozen_logits(weights: Mapping[str, Any], dtype: Any, shape: BertShape) -> Callable[[dict], Any]:
+    """Float32 logits of a batch from ``weights`` (float32 or cast already; tensors or NumPy arrays, named
+    by their Keras paths), the matmul kernels cast to ``dtype`` and frozen into one graph for every batch
+    shape. The graph holds its own copy of the kernels: later changes to ``weights`` do not reach it."""
+    import tensorflow as tf  # on first use, as models.bert_forward
+
+    dtype = tf.as_dtype(dtype)
+    cast = {path: tf.cast(value, dtype) if cast_for_scoring(path) else tf.convert_to_tensor(value)
+            for path, value in weights.items()}
+    kernels = {path: value.numpy() for path, value in cast.items() if path.endswith("/kernel")}
+    rest = {path: value for path, value in cast.items() if path not in kernels}
+
+    def logits(inputs: dict, arguments: dict) -> tf.Tensor:
+        frozen = {path: tf.constant(value) for path, value in kernels.items()}
+        return tf.cast(forward({**arguments, **frozen}, dtype, shape, inputs, tensorflow_ops()), tf.float32)
+
+    traced = tf.function(logits, autograph=False, input_signature=[
+        input_signature(), {path: tf.TensorSpec(value.shape, value.dtype) for path, value in rest.items()}])
+    return lambda inputs: traced(inputs, rest)
