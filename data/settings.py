@@ -67,8 +67,12 @@ class Settings(BaseSettings):
     # UI's run form: its title and description are what the form shows, its bounds what the form takes.
     base_model: str = Field(
         default=DEFAULT_BASE_MODEL, min_length=1, max_length=500, title="Base model",
-        description="Used only before the first champion: 'minilm', a KerasHub BERT preset name or a preset folder.",
+        description="What the first champion (and a refit: challenger_from) starts from: 'minilm', a KerasHub BERT "
+                    "preset name or a preset folder.",
     )
+    challenger_from: Literal["champion", "base"] = Field(
+        default="champion", description="'champion': fine-tune the champion on the new rows and replay; 'base': refit "
+        "the base model on the new rows and every older row the lineage trained on (replay_max_rows caps those).")
     pooling: Literal["cls", "declared", "mean"] = Field(
         default="cls",
         description="A first model's head: KerasHub's [CLS] pooler, the mean of the token vectors, or what the base "
@@ -118,9 +122,7 @@ class Settings(BaseSettings):
         description="Target half-width of the interval of the challenger-minus-champion accuracy difference: the "
                     "held-out rows scored (the evaluation sample) are as many as it needs (0.01 = ±1 point).",
     )
-    evaluation_confidence: float = Field(
-        default=0.95, gt=0.0, lt=1.0, description="Confidence level of that interval."
-    )
+    evaluation_confidence: float = Field(default=0.95, gt=0.0, lt=1.0, description="Confidence level of that interval.")
     evaluation_min_rows: int = Field(
         default=1000, ge=1,
         description="Fewest held-out rows the evaluation sample holds; a held-out set this small is scored whole.",
@@ -151,9 +153,8 @@ class Settings(BaseSettings):
         description="'accuracy': the plain rule; 'significance': also an exact McNemar test at alpha.",
     )
     alpha: float = Field(default=0.05, gt=0.0, lt=0.5, description="Significance level of the McNemar gate.")
-    max_recall_drop: float | None = Field(
-        default=None, ge=0.0, le=1.0, description="If set, no class's recall may drop by more than this."
-    )
+    max_recall_drop: float | None = Field(default=None, ge=0.0, le=1.0,
+                                          description="If set, no class's recall may drop by more than this.")
     first_model_baseline: Literal["tfidf", "majority"] = Field(
         default="tfidf",
         description="What the first model must beat: TF-IDF + logistic regression, or the majority class.",

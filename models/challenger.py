@@ -59,7 +59,7 @@ def training_config(settings: Settings) -> TrainingConfig:
 def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Path:
     """The checkpoint folder of this exact fine-tuning job: same start, same rows, same knobs."""
     identity = json.dumps({
-        "start": champion.artifact_sha256 if champion else settings.base_model,
+        "start": champion.artifact_sha256 if champion else settings.base_model, "from": settings.challenger_from,
         "after": str(batch.after), "end": str(batch.end),
         "rows": hashlib.sha256(",".join(map(str, sorted(batch.frame["id"]))).encode()).hexdigest(),
         "config": asdict(training_config(settings)), "labels": settings.labels,
@@ -94,6 +94,8 @@ def train_challenger(
                            early_stopping_eligible=rows["prior_role"].isna().tolist())
     return Challenger(classifier=job.classifier, training=result,
                       parent_version=champion.version if champion else None,
-                      base_model=champion.base_model if champion else settings.base_model,
+                      # The parent is the champion it follows (its lineage's rows), whatever the weights start from.
+                      base_model=champion.base_model if champion and settings.challenger_from == "champion"
+                      else settings.base_model,
                       checkpoint_dir=job.checkpoint_dir, replayed_ids=job.replayed_ids,
                       early_stopping_ids=tuple(int(rows["id"].iloc[i]) for i in result.early_stopping_index))

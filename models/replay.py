@@ -77,12 +77,16 @@ def replay_candidates(settings: Settings, champion: ModelVersion, batch: Labeled
 def with_replay(
     settings: Settings, champion: ModelVersion | None, batch: LabeledBatch
 ) -> tuple[pd.DataFrame, list[int]]:
-    """The rows to fine-tune on: the batch's training rows and a stratified sample of older ones."""
+    """The rows to fine-tune on: the batch's training rows and a stratified sample of older ones (in a refit,
+    ``RETRAIN_CHALLENGER_FROM=base``, every older one, up to ``RETRAIN_REPLAY_MAX_ROWS``)."""
     rows = batch.training_rows
+    refit = settings.challenger_from == "base"
     size = replay_size(len(rows), settings.replay_fraction, settings.replay_max_rows)
-    if champion is None or size == 0:
+    if champion is None or (size == 0 and not refit):
         return rows, []
     pool = replay_candidates(settings, champion, batch)
+    if refit:  # every row of the pool: the share of the new rows does not apply
+        size = replay_size(len(pool), 1.0, settings.replay_max_rows)
     ids = replay_sample(pool, size, settings.seed)
     replayed = trained_rows(connect(settings), settings, batch.lineage, ids=ids)  # the texts of the chosen only
     return pd.concat([rows, replayed[rows.columns.intersection(replayed.columns)]], ignore_index=True), ids

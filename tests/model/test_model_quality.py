@@ -317,6 +317,11 @@ def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, ma
     assert set(rows["id"]) == set(batch.training_rows["id"]) | set(replayed)
     assert with_replay(settings.with_overrides(replay_fraction=0.0), champion, batch)[1] == []
     assert isinstance(champion.watermark, Watermark)
+    # A refit replays every row the lineage trained on, whatever the share; the row cap still caps it.
+    refit = settings.with_overrides(challenger_from="base", replay_fraction=0.0)
+    rows, replayed = with_replay(refit, champion, batch)
+    assert set(replayed) == older and set(rows["id"]) == set(batch.training_rows["id"]) | older
+    assert len(with_replay(refit.with_overrides(replay_max_rows=5), champion, batch)[1]) == 5
 
 
 def test_replay_and_baseline_read_only_what_they_use(tmp_path, make_champion) -> None:

@@ -88,6 +88,25 @@ def test_better_challenger_replaces_the_champion_and_the_watermark_moves(setting
         assert registry.champion(engine).version == with_champion.version
 
 
+def test_a_refit_starts_from_the_base_model_and_trains_on_every_row_the_lineage_did(settings, with_champion,
+                                                                                    monkeypatch):
+    def refused(*_args, **_kwargs):
+        raise AssertionError("a refit must not start from the champion's weights")
+
+    monkeypatch.setattr("models.starting_point.open_registered", refused)
+    monkeypatch.setenv("RETRAIN_CHALLENGER_FROM", "base")
+    add_rows(settings, sentiment_rows(60, seed=2))
+    report = retrain(RunOptions(min_improvement=0.0), triggered_by="test")
+    engine = connect(settings)
+    version = registry.get_version(engine, report.challenger_version)
+    assert version.parent_version == with_champion.version  # the champion it follows, whose rows it trained on
+    trained_before = {i for i, role in consumed_by(engine, settings.table, [with_champion.version]).items()
+                      if role == TRAINED}
+    replayed = {i for i, role in consumed_by(engine, settings.table, [version.version]).items() if role == "replay"}
+    assert replayed == trained_before and version.metrics["replay"]["rows"] == len(replayed)
+    assert len(replayed) < report.rows_trained < len(replayed) + 60  # and the new rows not held out
+
+
 def test_a_held_out_set_larger_than_needed_is_scored_on_its_sample_and_whole_on_demand(
     settings, with_champion, monkeypatch, capsys
 ):
