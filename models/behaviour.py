@@ -11,11 +11,10 @@ filled with every combination of the ``fill`` lists:
 - ``dir`` (directional): appending each of ``append`` to a text must move the probability of
   ``label`` ``up`` (or ``down``, ``direction``).
 
-A case passes when every one of its texts does; its margin says by how much (below). The gate
-refuses a challenger that fails more of the cases the champion passes firmly (by at least
-``RETRAIN_BEHAVIOUR_MARGIN``) than a tolerance (``RETRAIN_MAX_BEHAVIOUR_REGRESSIONS``). A case the
-champion passes by a hair is a coin toss for any retrained model; counting it would refuse
-challengers for noise.
+A case passes when every one of its texts does; its margin says by how much (below). The gate refuses a
+challenger that fails more of the cases the champion passes firmly (by at least ``RETRAIN_BEHAVIOUR_MARGIN``)
+than a tolerance (``RETRAIN_MAX_BEHAVIOUR_REGRESSIONS``). A case the champion passes by a hair is a coin
+toss for any retrained model; counting it would refuse challengers for noise.
 
 >>> suite = parse_suite({"tests": [{"name": "praise", "kind": "mft", "label": "pos",
 ...                                 "templates": ["{w} film"], "fill": {"w": ["good", "great"]}}]})
@@ -114,7 +113,7 @@ class BehaviourComparison:
 
     def summary(self) -> str:
         """How many cases the challenger loses, in words (report, gate, history)."""
-        return lost_cases(len(self.regressions), self.margin, len(self.near_misses))
+        return lost_cases(len(self.regressions), self.margin, len(self.near_misses), len(self.fixes))
 
     @property
     def champion_firm(self) -> int:
@@ -326,13 +325,14 @@ def _by(margin: float) -> str:
     return f" by a margin of {margin:g} or more" if margin > 0 else ""
 
 
-def lost_cases(regressions: int, margin: float = 0.0, near_misses: int = 0) -> str:
-    """The regressions in words, with the near misses the margin let through.
+def lost_cases(regressions: int, margin: float = 0.0, near_misses: int = 0, fixes: int = 0) -> str:
+    """The regressions in words, with the near misses the margin let through and the challenger's fixes.
 
-    >>> lost_cases(2, 0.1, 5)
-    '2 the champion passes by a margin of 0.1 or more and the challenger fails (5 more it passed by less)'
+    >>> lost_cases(2, near_misses=5, fixes=3)
+    '2 the champion passes and the challenger fails (5 more it passed by less), 3 it newly passes'
     """
     more = f" ({near_misses} more it passed by less)" if near_misses else ""
+    more += f", {fixes} it newly passes" if fixes else ""
     return f"{regressions} the champion passes{_by(margin)} and the challenger fails{more}"
 
 

@@ -195,8 +195,7 @@ def decide(
         blocked = blocked or bool(drops)
     if behaviour is not None and behaviour.champion is not None:
         failing = behaviour_regressions(behaviour, policy.max_behaviour_regressions, policy.behaviour_net_of_fixes)
-        net = f", {len(behaviour.fixes)} it newly passes" if policy.behaviour_net_of_fixes else ""
-        reasons += failing or [f"behaviour: {behaviour.summary()}{net} (within tolerance "
+        reasons += failing or [f"behaviour: {behaviour.summary()} (within tolerance "
                                f"{policy.max_behaviour_regressions:g} of {behaviour.champion_firm} cases)"]
         blocked = blocked or bool(failing)
     return Decision(not blocked, "; ".join(reasons), paired)

@@ -97,7 +97,8 @@ def _quality_lines(metrics: dict) -> list[str]:
             if behaviour.get(model):
                 tests = ", ".join(f"{t['name']} {t['passed']}/{t['cases']}" for t in behaviour[model]["tests"])
                 lines.append(f"behaviour, {model}: {behaviour[model]['passed']}/{behaviour[model]['cases']} ({tests})")
-        lost = lost_cases(behaviour["regressions"], behaviour.get("margin", 0.0), behaviour.get("near_misses", 0))
+        lost = lost_cases(behaviour["regressions"], behaviour.get("margin", 0.0), behaviour.get("near_misses", 0),
+                          behaviour.get("fixes", 0))
         lines.append(f"behaviour regressions: {lost}")
     return lines
 

@@ -232,6 +232,7 @@ def test_gate_net_of_fixes_weighs_losses_against_cases_newly_passed() -> None:
     assert (comparison.regressions, comparison.fixes) == ([0, 1], [5, 6, 7, 8])
     one_way = decide(challenger, champion, majority, PromotionPolicy(), behaviour=comparison)
     assert not one_way.promote and "fails 2 of the 5 suite cases" in one_way.reason
+    assert comparison.summary().endswith("fails, 4 it newly passes")  # the report and `history -v` show fixes
     net = decide(challenger, champion, majority, PromotionPolicy(behaviour_net_of_fixes=True), behaviour=comparison)
     assert net.promote and "4 it newly passes" in net.reason
     fewer_fixes = compare(run_suite(suite, _fixed_model({f"text {i}": 0.9 for i in (2, 3, 4, 5)}), LABELS),
