@@ -70,9 +70,11 @@ class Settings(BaseSettings):
         description="What the first champion (and a refit: challenger_from) starts from: 'minilm', a KerasHub BERT "
                     "preset name or a preset folder.",
     )
-    challenger_from: Literal["champion", "base"] = Field(
+    challenger_from: Literal["auto", "champion", "base"] = Field(
         default="champion", description="'champion': fine-tune the champion on the new rows and replay; 'base': refit "
-        "the base model on the new rows and every older row the lineage trained on (replay_max_rows caps those).")
+        "the base model on the new rows and every older row the lineage trained on (replay_max_rows caps those); "
+        "'auto': refit while those rows number at most refit_max_rows.")
+    refit_max_rows: int = Field(default=10_000, ge=0, description="Most rows an 'auto' refit trains on.")
     pooling: Literal["cls", "declared", "mean"] = Field(
         default="cls",
         description="A first model's head: KerasHub's [CLS] pooler, the mean of the token vectors, or what the base "
@@ -217,19 +219,16 @@ class Settings(BaseSettings):
     )
 
     # --- the Prefect deployment and its alerts (deploy/) ----------------------------------
-    deployment_name: str = Field(
-        default="weekly", min_length=1, description="Name of the deployment of flow 'retrain' (retrain/NAME)."
-    )
+    deployment_name: str = Field(default="weekly", min_length=1,
+                                 description="Name of the deployment of flow 'retrain' (retrain/NAME).")
     schedule_cron: str = Field(default="0 3 * * 1", description="When the deployment runs (cron; Monday 03:00).")
     schedule_timezone: str = Field(default="UTC", description="IANA time zone the cron schedule is read in.")
     on_overlap: Literal["cancel", "wait"] = Field(
         default="cancel",
         description="A run triggered while another run of the deployment is active: cancelled, or waits its turn.",
     )
-    alert_block: str = Field(
-        default="retrain-alerts", min_length=1,
-        description="Name of the notification block `retrain alerts setup` saves.",
-    )
+    alert_block: str = Field(default="retrain-alerts", min_length=1,
+                             description="Name of the notification block `retrain alerts setup` saves.")
     alert_slack_webhook_url: SecretStr | None = Field(
         default=None, description="Slack incoming webhook for `retrain alerts setup --slack` (kept secret)."
     )

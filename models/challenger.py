@@ -19,7 +19,7 @@ from data.settings import Settings
 from models.classifier import Classifier
 from models.devices import Devices, resolve_devices
 from models.registry import ModelVersion
-from models.replay import with_replay
+from models.replay import refits, with_replay
 from models.starting_point import starting_point
 from models.training import EpochCallback, TrainingConfig, TrainingResult, fine_tune
 from models.training_kernels import keep_compiled_kernels
@@ -47,6 +47,7 @@ class FineTuningJob:
     replayed_ids: tuple[int, ...]
     devices: Devices
     checkpoint_dir: Path | None  # None: a dry run leaves nothing behind
+    refit: bool = False  # the base model trained on every older row of the lineage too (models.replay.refits)
 
 
 def training_config(settings: Settings) -> TrainingConfig:
@@ -56,10 +57,11 @@ def training_config(settings: Settings) -> TrainingConfig:
                           early_stopping_fraction=settings.early_stopping_fraction, seed=settings.seed)
 
 
-def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Path:
+def checkpoint_dir_for(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch,
+                       refit: bool = False) -> Path:
     """The checkpoint folder of this exact fine-tuning job: same start, same rows, same knobs."""
     identity = json.dumps({
-        "start": champion.artifact_sha256 if champion else settings.base_model, "from": settings.challenger_from,
+        "start": champion.artifact_sha256 if champion else settings.base_model, "refit": refit,
         "after": str(batch.after), "end": str(batch.end),
         "rows": hashlib.sha256(",".join(map(str, sorted(batch.frame["id"]))).encode()).hexdigest(),
         "config": asdict(training_config(settings)), "labels": settings.labels,
@@ -74,11 +76,13 @@ def prepare_fine_tuning(
 ) -> FineTuningJob:
     """The job that fine-tunes the champion (or the base model) on the batch's training rows and replay."""
     devices = resolve_devices(settings.devices)
+    refit = refits(settings, champion, batch)
     with devices.scope():  # the model's variables are created where it trains (mirrored on every replica)
-        classifier = starting_point(settings, champion, batch)
-    rows, replayed = with_replay(settings, champion, batch)
+        classifier = starting_point(settings, champion, batch, refit)
+    rows, replayed = with_replay(settings, champion, batch, refit)
     return FineTuningJob(classifier=classifier, rows=rows, replayed_ids=tuple(replayed), devices=devices,
-                         checkpoint_dir=None if dry_run else checkpoint_dir_for(settings, champion, batch))
+                         checkpoint_dir=None if dry_run else checkpoint_dir_for(settings, champion, batch, refit),
+                         refit=refit)
 
 
 def train_challenger(
@@ -95,7 +99,6 @@ def train_challenger(
     return Challenger(classifier=job.classifier, training=result,
                       parent_version=champion.version if champion else None,
                       # The parent is the champion it follows (its lineage's rows), whatever the weights start from.
-                      base_model=champion.base_model if champion and settings.challenger_from == "champion"
-                      else settings.base_model,
+                      base_model=champion.base_model if champion and not job.refit else settings.base_model,
                       checkpoint_dir=job.checkpoint_dir, replayed_ids=job.replayed_ids,
                       early_stopping_ids=tuple(int(rows["id"].iloc[i]) for i in result.early_stopping_index))

@@ -74,13 +74,25 @@ def replay_candidates(settings: Settings, champion: ModelVersion, batch: Labeled
     return trained_strata(connect(settings), settings, batch.lineage)
 
 
+def refits(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> bool:
+    """Whether the challenger is a refit, the base model trained on the new rows and every older row the
+    champion's lineage trained on, rather than the champion fine-tuned on the new rows and a replayed sample.
+    ``RETRAIN_CHALLENGER_FROM`` says which; ``auto`` refits while those rows number at most
+    ``RETRAIN_REFIT_MAX_ROWS``, where a refit costs little and trains a better model (README, Model quality)."""
+    if champion is None or settings.challenger_from == "champion":
+        return False
+    if settings.challenger_from == "base":
+        return True
+    older = replay_candidates(settings, champion, batch)
+    return len(batch.training_rows) + len(older) <= settings.refit_max_rows
+
+
 def with_replay(
-    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch
+    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch, refit: bool = False
 ) -> tuple[pd.DataFrame, list[int]]:
     """The rows to fine-tune on: the batch's training rows and a stratified sample of older ones (in a refit,
-    ``RETRAIN_CHALLENGER_FROM=base``, every older one, up to ``RETRAIN_REPLAY_MAX_ROWS``)."""
+    ``refits``, every older one, up to ``RETRAIN_REPLAY_MAX_ROWS``)."""
     rows = batch.training_rows
-    refit = settings.challenger_from == "base"
     size = replay_size(len(rows), settings.replay_fraction, settings.replay_max_rows)
     if champion is None or (size == 0 and not refit):
         return rows, []

@@ -1,5 +1,5 @@
 """Where fine-tuning starts: the champion's weights (a warm start), or the base model the first time and
-in a refit (``RETRAIN_CHALLENGER_FROM=base``)."""
+in a refit (``models.replay.refits``)."""
 
 from __future__ import annotations
 
@@ -14,15 +14,16 @@ from models.hardware import resolve_precision
 from models.registry import ModelVersion
 
 
-def starting_point(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> Classifier:
+def starting_point(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch,
+                   refit: bool = False) -> Classifier:
     """The champion's weights (warm start), or a new classifier on the base model: the first time, and in a
-    refit, which trains on every row the champion's lineage trained on besides the new ones (``models.replay``)."""
+    ``refit``, which trains on every row the champion's lineage trained on besides the new ones (``models.replay``)."""
     if champion is not None and tuple(settings.labels) != champion.labels:
         raise ValueError(
             f"RETRAIN_LABELS {settings.labels} differ from the champion's {list(champion.labels)}"
             f" (version {champion.version}); a new label set needs a new database or a rollback"
         )
-    if champion is not None and settings.challenger_from == "champion":
+    if champion is not None and not refit:
         # A loaded model's dropout seeds are drawn from Python's global random state as its layers are
         # rebuilt, and Prefect draws run names from that state too: without this, a warm start's
         # training depended on how many runs the process had named before (the demo's weeks differed).

@@ -52,8 +52,9 @@ def fine_tune_challenger(
     # A progress bar on the run's page in the Prefect UI, moved after every epoch.
     progress = create_progress_artifact(0.0, key="fine-tuning-progress",
                                         description=f"Fine-tuning on {rows} rows: starting")
+    start = f"champion v{champion.version}" if champion and not job.refit else settings.base_model
     logger.info("fine-tuning %s on %d rows (%d of them replayed older rows), sequence length %d, on %s",
-                f"champion v{champion.version}" if champion else settings.base_model, rows, len(job.replayed_ids),
+                start + (" (a refit)" if job.refit else ""), rows, len(job.replayed_ids),
                 job.classifier.sequence_length, job.devices.describe())
     with epoch_progress(logger, progress, rows, settings.epochs) as on_epoch:
         challenger = train_challenger(settings, champion, job, on_epoch)

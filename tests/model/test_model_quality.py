@@ -303,7 +303,7 @@ def test_replay_falls_back_to_the_week_without_a_source() -> None:
 def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, make_champion) -> None:
     from data.ledger import Watermark
     from data.pull import pull_new_rows
-    from models.replay import with_replay
+    from models.replay import refits, with_replay
 
     settings, engine = _store(tmp_path, weeks=1)
     first = pull_new_rows(engine, settings)
@@ -319,10 +319,17 @@ def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, ma
     assert with_replay(settings.with_overrides(replay_fraction=0.0), champion, batch)[1] == []
     assert isinstance(champion.watermark, Watermark)
     # A refit replays every row the lineage trained on, whatever the share; the row cap still caps it.
-    refit = settings.with_overrides(challenger_from="base", replay_fraction=0.0)
-    rows, replayed = with_replay(refit, champion, batch)
+    refit = settings.with_overrides(replay_fraction=0.0)
+    rows, replayed = with_replay(refit, champion, batch, refit=True)
     assert set(replayed) == older and set(rows["id"]) == set(batch.training_rows["id"]) | older
-    assert len(with_replay(refit.with_overrides(replay_max_rows=5), champion, batch)[1]) == 5
+    assert len(with_replay(refit.with_overrides(replay_max_rows=5), champion, batch, refit=True)[1]) == 5
+    # Which: the setting, and under `auto` the rows a refit would train on.
+    every = len(batch.training_rows) + len(older)
+    assert [refits(settings.with_overrides(challenger_from=start), champion, batch)
+            for start in ("champion", "base")] == [False, True]
+    assert [refits(settings.with_overrides(challenger_from="auto", refit_max_rows=most), champion, batch)
+            for most in (every, every - 1)] == [True, False]
+    assert not refits(settings.with_overrides(challenger_from="base"), None, batch)  # a first model: no lineage
 
 
 def test_replay_and_baseline_read_only_what_they_use(tmp_path, make_champion) -> None:
