@@ -71,7 +71,7 @@ class Settings(BaseSettings):
                     "preset name or a preset folder.",
     )
     challenger_from: Literal["auto", "champion", "base"] = Field(
-        default="champion", description="'champion': fine-tune the champion on the new rows and replay; 'base': refit "
+        default="auto", description="'champion': fine-tune the champion on the new rows and replay; 'base': refit "
         "the base model on the new rows and every older row the lineage trained on (replay_max_rows caps those); "
         "'auto': refit while those rows number at most refit_max_rows.")
     refit_max_rows: int = Field(default=10_000, ge=0, description="Most rows an 'auto' refit trains on.")

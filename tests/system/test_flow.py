@@ -65,7 +65,8 @@ def test_first_run_trains_and_promotes_the_first_champion(database, request, tin
     assert champion.metrics["challenger"]["rows"] == champion.test_rows
 
 
-def test_better_challenger_replaces_the_champion_and_the_watermark_moves(settings, with_champion):
+def test_better_challenger_replaces_the_champion_and_the_watermark_moves(settings, with_champion, monkeypatch):
+    monkeypatch.setenv("RETRAIN_CHALLENGER_FROM", "champion")  # a warm start and its replayed sample (auto: a refit)
     new_ids = add_rows(settings, sentiment_rows(60, seed=2))
     report = retrain(RunOptions(min_improvement=0.0), triggered_by="test")
     engine = connect(settings)
