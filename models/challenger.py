@@ -19,7 +19,7 @@ from data.settings import Settings
 from models.classifier import Classifier
 from models.devices import Devices, resolve_devices
 from models.registry import ModelVersion
-from models.replay import refits, with_replay
+from models.replay import with_replay
 from models.starting_point import starting_point
 from models.training import EpochCallback, TrainingConfig, TrainingResult, fine_tune
 from models.training_kernels import keep_compiled_kernels
@@ -76,10 +76,9 @@ def prepare_fine_tuning(
 ) -> FineTuningJob:
     """The job that fine-tunes the champion (or the base model) on the batch's training rows and replay."""
     devices = resolve_devices(settings.devices)
-    refit = refits(settings, champion, batch)
+    rows, replayed, refit = with_replay(settings, champion, batch)
     with devices.scope():  # the model's variables are created where it trains (mirrored on every replica)
         classifier = starting_point(settings, champion, batch, refit)
-    rows, replayed = with_replay(settings, champion, batch, refit)
     return FineTuningJob(classifier=classifier, rows=rows, replayed_ids=tuple(replayed), devices=devices,
                          checkpoint_dir=None if dry_run else checkpoint_dir_for(settings, champion, batch, refit),
                          refit=refit)

@@ -74,31 +74,37 @@ def replay_candidates(settings: Settings, champion: ModelVersion, batch: Labeled
     return trained_strata(connect(settings), settings, batch.lineage)
 
 
-def refits(settings: Settings, champion: ModelVersion | None, batch: LabeledBatch) -> bool:
+def refits(settings: Settings, new_rows: int, older_rows: int) -> bool:
     """Whether the challenger is a refit, the base model trained on the new rows and every older row the
     champion's lineage trained on, rather than the champion fine-tuned on the new rows and a replayed sample.
     ``RETRAIN_CHALLENGER_FROM`` says which; ``auto`` refits while those rows number at most
-    ``RETRAIN_REFIT_MAX_ROWS``, where a refit costs little and trains a better model (README, Model quality)."""
-    if champion is None or settings.challenger_from == "champion":
-        return False
-    if settings.challenger_from == "base":
-        return True
-    older = replay_candidates(settings, champion, batch)
-    return len(batch.training_rows) + len(older) <= settings.refit_max_rows
+    ``RETRAIN_REFIT_MAX_ROWS``, where a refit costs little and trains a better model (README, Model quality).
+
+    >>> auto = Settings(challenger_from="auto", refit_max_rows=10_000)
+    >>> refits(auto, 2_000, 8_000), refits(auto, 2_000, 8_001), refits(Settings(challenger_from="base"), 1, 10**6)
+    (True, False, True)
+    """
+    if settings.challenger_from == "auto":
+        return new_rows + older_rows <= settings.refit_max_rows
+    return settings.challenger_from == "base"
 
 
 def with_replay(
-    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch, refit: bool = False
-) -> tuple[pd.DataFrame, list[int]]:
-    """The rows to fine-tune on: the batch's training rows and a stratified sample of older ones (in a refit,
-    ``refits``, every older one, up to ``RETRAIN_REPLAY_MAX_ROWS``)."""
+    settings: Settings, champion: ModelVersion | None, batch: LabeledBatch
+) -> tuple[pd.DataFrame, list[int], bool]:
+    """The rows to fine-tune on: the batch's training rows and a stratified sample of older ones, and
+    whether the challenger is a refit (``refits``), which trains on every older one (up to
+    ``RETRAIN_REPLAY_MAX_ROWS``). The first model has no older rows and is no refit."""
     rows = batch.training_rows
     size = replay_size(len(rows), settings.replay_fraction, settings.replay_max_rows)
-    if champion is None or (size == 0 and not refit):
-        return rows, []
-    pool = replay_candidates(settings, champion, batch)
+    if champion is None or (size == 0 and settings.challenger_from == "champion"):
+        return rows, [], False
+    pool = replay_candidates(settings, champion, batch)  # read once: it decides the refit and is sampled
+    refit = refits(settings, len(rows), len(pool))
     if refit:  # every row of the pool: the share of the new rows does not apply
         size = replay_size(len(pool), 1.0, settings.replay_max_rows)
+    if size == 0:
+        return rows, [], refit
     ids = replay_sample(pool, size, settings.seed)
     replayed = trained_rows(connect(settings), settings, batch.lineage, ids=ids)  # the texts of the chosen only
-    return pd.concat([rows, replayed[rows.columns.intersection(replayed.columns)]], ignore_index=True), ids
+    return pd.concat([rows, replayed[rows.columns.intersection(replayed.columns)]], ignore_index=True), ids, refit

@@ -303,7 +303,7 @@ def test_replay_falls_back_to_the_week_without_a_source() -> None:
 def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, make_champion) -> None:
     from data.ledger import Watermark
     from data.pull import pull_new_rows
-    from models.replay import refits, with_replay
+    from models.replay import with_replay
 
     settings, engine = _store(tmp_path, weeks=1)
     first = pull_new_rows(engine, settings)
@@ -312,24 +312,23 @@ def test_replay_rows_come_from_before_the_champion_and_are_recorded(tmp_path, ma
     insert_examples(engine, settings, [NewExample(text, label, labeled_at=T0 + timedelta(days=7), source="new")
                                        for text, label in sentiment_rows(40, seed=9)])
     batch = pull_new_rows(engine, settings, registry.lineage_of(engine))
-    rows, replayed = with_replay(settings.with_overrides(replay_fraction=0.5), champion, batch)
+    warm = settings.with_overrides(challenger_from="champion")  # a warm start and its replayed sample
+    rows, replayed, refit = with_replay(warm.with_overrides(replay_fraction=0.5), champion, batch)
     older = set(first.training_rows["id"])
-    assert len(replayed) == round(len(batch.training_rows) * 0.5) and set(replayed) <= older
+    assert len(replayed) == round(len(batch.training_rows) * 0.5) and set(replayed) <= older and not refit
     assert set(rows["id"]) == set(batch.training_rows["id"]) | set(replayed)
-    assert with_replay(settings.with_overrides(replay_fraction=0.0), champion, batch)[1] == []
+    assert with_replay(warm.with_overrides(replay_fraction=0.0), champion, batch)[1:] == ([], False)
     assert isinstance(champion.watermark, Watermark)
     # A refit replays every row the lineage trained on, whatever the share; the row cap still caps it.
-    refit = settings.with_overrides(replay_fraction=0.0)
-    rows, replayed = with_replay(refit, champion, batch, refit=True)
-    assert set(replayed) == older and set(rows["id"]) == set(batch.training_rows["id"]) | older
-    assert len(with_replay(refit.with_overrides(replay_max_rows=5), champion, batch, refit=True)[1]) == 5
-    # Which: the setting, and under `auto` the rows a refit would train on.
+    base = settings.with_overrides(challenger_from="base", replay_fraction=0.0)
+    rows, replayed, refit = with_replay(base, champion, batch)
+    assert refit and set(replayed) == older and set(rows["id"]) == set(batch.training_rows["id"]) | older
+    assert len(with_replay(base.with_overrides(replay_max_rows=5), champion, batch)[1]) == 5
+    # `auto` refits while the new and older rows number at most the cap; a first model is no refit.
     every = len(batch.training_rows) + len(older)
-    assert [refits(settings.with_overrides(challenger_from=start), champion, batch)
-            for start in ("champion", "base")] == [False, True]
-    assert [refits(settings.with_overrides(challenger_from="auto", refit_max_rows=most), champion, batch)
+    assert [with_replay(settings.with_overrides(challenger_from="auto", refit_max_rows=most), champion, batch)[2]
             for most in (every, every - 1)] == [True, False]
-    assert not refits(settings.with_overrides(challenger_from="base"), None, batch)  # a first model: no lineage
+    assert with_replay(base, None, batch)[1:] == ([], False)
 
 
 def test_replay_and_baseline_read_only_what_they_use(tmp_path, make_champion) -> None:
