@@ -3,7 +3,7 @@
 TensorFlow fuses each dense layer's product and bias into one oneDNN inner product. With the weight
 an argument of the graph, oneDNN runs it on a generic gemm kernel (on AMX, without AMX); with the
 weight a constant, it reorders it once into the blocked layout of its AMX kernel and keeps it
-(``bench/matmul_bench.py --dtype bfloat16 --kernels``: 1.2x to 1.8x the GFLOP/s at MiniLM's shapes on
+(``bench/matmul_bench.py --dtype bfloat16 --kernels``: 1.3x to 1.8x the GFLOP/s at MiniLM's shapes on
 2 AMX cores). The price is a graph per set of weights: tracing and optimising MiniLM's 21 MB of
 bfloat16 kernels costs more than the graph that takes them as arguments, which is traced once for
 every model. So a pass of ``FROZEN_FROM_ROWS`` rows or more uses it (``bench/frozen_scoring_bench.py``
