@@ -133,6 +133,15 @@ def cast_for_scoring(path: str) -> bool:
     return path.endswith(("/kernel", "/bias"))
 
 
+def scoring_weights(weights: Mapping[str, Any], dtype: Any) -> dict[str, Any]:
+    """TensorFlow tensors of ``weights`` (arrays, tensors or variables) as scoring reads them: those
+    ``cast_for_scoring`` names cast to ``dtype`` once, the rest in float32 (TensorFlow is imported here)."""
+    import tensorflow as tf
+
+    return {path: tf.cast(value, dtype) if cast_for_scoring(path) else tf.convert_to_tensor(value)
+            for path, value in weights.items()}
+
+
 def onednn_layer_norm(x: Any, gamma: Any, beta: Any, epsilon: float) -> Any:
     """Layer norm written as the subgraph TensorFlow's oneDNN remapper fuses into one ``_MklLayerNorm``
     kernel (the one Keras 2's LayerNormalization built): each row a channel of a batch norm in training

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from models.bert_forward import BertShape, cast_for_scoring, forward, input_signature, tensorflow_ops
+from models.bert_forward import BertShape, forward, input_signature, scoring_weights, tensorflow_ops
 
 # A pass of this many rows or more is scored by a graph with the kernels frozen in: where the frozen
 # graph's extra tracing is paid back (bench/frozen_scoring_bench.py; see the module's docstring).
@@ -39,8 +39,7 @@ def frozen_logits(weights: Mapping[str, Any], dtype: Any, shape: BertShape) -> C
     import tensorflow as tf  # on first use, as models.bert_forward
 
     dtype = tf.as_dtype(dtype)
-    cast = {path: tf.cast(value, dtype) if cast_for_scoring(path) else tf.convert_to_tensor(value)
-            for path, value in weights.items()}
+    cast = scoring_weights(weights, dtype)
     kernels = {path: value.numpy() for path, value in cast.items() if path.endswith("/kernel")}
     rest = {path: value for path, value in cast.items() if path not in kernels}
 

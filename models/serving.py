@@ -31,7 +31,16 @@ import h5py
 import numpy as np
 
 from data.settings import Settings
-from models.bert_forward import HEADS, NUMPY, BertShape, cast_for_scoring, forward, input_signature, tensorflow_ops
+from models.bert_forward import (
+    HEADS,
+    NUMPY,
+    BertShape,
+    cast_for_scoring,
+    forward,
+    input_signature,
+    scoring_weights,
+    tensorflow_ops,
+)
 from models.encoding import EAGER_UP_TO, Encoded, pack, tokenize
 from models.frozen_forward import FROZEN_FROM_ROWS, frozen_logits
 from models.hardware import compute_dtype, resolve_precision
@@ -80,14 +89,12 @@ class Scorer:
     def traced_logits(self) -> Callable[[dict], object]:
         """The forward in TensorFlow at ``precision``: one graph per architecture, shared by every Scorer of
         it in the process (a run opens the champion several times, ``retrain serve`` a new one each week)."""
-        import tensorflow as tf
 
         policy = resolve_precision(self.precision)
         shapes = tuple(sorted((name, value.shape) for name, value in self.weights.items()))
         graph = _traced_forward(self.shape, policy, shapes)
         # Kernels and biases cast once here, not by the graph on every batch (as models.fused_forward's).
-        weights = {name: tf.cast(value, compute_dtype(policy)) if cast_for_scoring(name) else tf.constant(value)
-                   for name, value in self.weights.items()}
+        weights = scoring_weights(self.weights, compute_dtype(policy))
         return lambda inputs: graph(inputs, weights)
 
     @cached_property
