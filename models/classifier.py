@@ -28,7 +28,7 @@ import tensorflow as tf
 from models.base_model import resolve_base_model, tokenizer_options
 from models.bert_forward import CLS, HEADS, MEAN, input_signature
 from models.encoding import Encoded, encode
-from models.frozen_forward import FROZEN_FROM_ROWS
+from models.frozen_forward import frozen_pays
 from models.fused_forward import frozen_logits_function, fused_logits_function, inference_weights
 from models.mean_pooled import DECLARED, MeanPooledBertTextClassifier, declared_pooling
 from models.probabilities import probabilities
@@ -156,7 +156,7 @@ def _inference_logits(model: keras.Model, weights: dict, inputs: dict) -> tf.Ten
 def predict_proba(classifier: Classifier, encoded: Encoded, batch_size: int = 64) -> np.ndarray:
     """Class probabilities for every encoded row, in row order."""
     model = classifier.task
-    if len(encoded) >= FROZEN_FROM_ROWS and (frozen := frozen_logits_function(model)) is not None:
+    if frozen_pays(len(encoded), model.compute_dtype) and (frozen := frozen_logits_function(model)) is not None:
         # Many rows: a graph with this pass's kernels frozen in pays its tracing back (models.frozen_forward).
         logits_of = frozen
     elif model in _LOGITS_FUNCTIONS or len(encoded) > batch_size:

@@ -42,7 +42,7 @@ from models.bert_forward import (
     tensorflow_ops,
 )
 from models.encoding import EAGER_UP_TO, Encoded, pack, tokenize
-from models.frozen_forward import FROZEN_FROM_ROWS, frozen_logits
+from models.frozen_forward import frozen_logits, frozen_pays
 from models.hardware import compute_dtype, resolve_precision
 from models.probabilities import probabilities
 from models.registry import ModelVersion
@@ -123,13 +123,14 @@ def _traced_forward(shape: BertShape, policy: str, weight_shapes: tuple) -> Call
 def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64, numpy_for_one_batch: bool = True) -> np.ndarray:
     """Class probabilities for every encoded row, in row order (``labels`` order). One batch is scored
     by NumPy in float32 unless ``numpy_for_one_batch`` is off (a run scores both models in one precision);
-    more by the traced graph, ``FROZEN_FROM_ROWS`` or more by the graph with the kernels frozen in. The rule
-    goes by the call's size alone, so the same call gives the same probabilities whatever the process
-    scored before."""
+    more by the traced graph, or by the graph with the kernels frozen in where that pays (``frozen_pays``:
+    many rows, on AMX). The rule goes by the call's size and the machine alone, so the same call gives
+    the same probabilities whatever the process scored before."""
     if numpy_for_one_batch and len(encoded) <= batch_size:
         logits_of = scorer.logits
     else:
-        logits_of = scorer.frozen_logits if len(encoded) >= FROZEN_FROM_ROWS else scorer.traced_logits
+        frozen = frozen_pays(len(encoded), compute_dtype(resolve_precision(scorer.precision)))
+        logits_of = scorer.frozen_logits if frozen else scorer.traced_logits
     return probabilities(logits_of, encoded, batch_size, len(scorer.labels))
 
 
