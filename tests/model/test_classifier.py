@@ -154,3 +154,29 @@ def test_a_dropped_classifier_is_freed_with_its_traced_graphs(tiny_base_model):
     task, tokenizer = _classifier_used_and_dropped(tiny_base_model)
     gc.collect()
     assert task() is None and tokenizer() is None
+
+
+def test_batches_in_flight_give_one_at_a_time_probabilities_in_row_order(trained):
+    from models.classifier import logits_function
+    from models.probabilities import probabilities
+
+    classifier, _ = trained
+    texts = [t for t, _ in sentiment_rows(90, seed=11)]
+    encoded = classifier.encode(texts)
+    one_at_a_time = probabilities(logits_function(classifier.task), encoded, 8, len(LABELS), in_flight=1)
+    for in_flight in (2, 3):
+        np.testing.assert_array_equal(
+            probabilities(logits_function(classifier.task), encoded, 8, len(LABELS), in_flight=in_flight),
+            one_at_a_time)
+    # Row order: each row scored alone gives its own row's probabilities.
+    for row in (0, 45, 89):
+        np.testing.assert_allclose(one_at_a_time[row], predict_proba(classifier, classifier.encode([texts[row]]))[0],
+                                   atol=1e-5)
+
+    def failing(inputs: dict) -> np.ndarray:
+        if inputs["token_ids"].shape[1] == encoded.lengths.max():  # the batch of the longest rows
+            raise ValueError("this batch cannot be scored")
+        return np.zeros((len(inputs["token_ids"]), len(LABELS)))
+
+    with pytest.raises(ValueError, match="this batch cannot be scored"):
+        probabilities(failing, encoded, 8, len(LABELS), in_flight=2)
