@@ -78,6 +78,11 @@ class Scorer:
         """Float32 logits of a batch by NumPy: no TensorFlow import, nothing traced."""
         return forward(self.weights, np.float32, self.shape, inputs, NUMPY)
 
+    @property
+    def dtype(self) -> str:
+        """What the TensorFlow graphs compute in on this machine (``precision`` resolved)."""
+        return compute_dtype(resolve_precision(self.precision))
+
     @cached_property
     def keras_tokenizer(self):
         """KerasHub's tokenizer of this version (imports TensorFlow), for many texts at once."""
@@ -90,18 +95,17 @@ class Scorer:
         """The forward in TensorFlow at ``precision``: one graph per architecture, shared by every Scorer of
         it in the process (a run opens the champion several times, ``retrain serve`` a new one each week)."""
 
-        policy = resolve_precision(self.precision)
         shapes = tuple(sorted((name, value.shape) for name, value in self.weights.items()))
-        graph = _traced_forward(self.shape, policy, shapes)
+        graph = _traced_forward(self.shape, resolve_precision(self.precision), shapes)
         # Kernels and biases cast once here, not by the graph on every batch (as models.fused_forward's).
-        weights = scoring_weights(self.weights, compute_dtype(policy))
+        weights = scoring_weights(self.weights, self.dtype)
         return lambda inputs: graph(inputs, weights)
 
     @cached_property
     def frozen_logits(self) -> Callable[[dict], object]:
         """The forward in TensorFlow at ``precision`` with this version's kernels frozen into a graph of its
         own (``models.frozen_forward``), built on the first pass of many rows and kept for the next."""
-        return frozen_logits(self.weights, compute_dtype(resolve_precision(self.precision)), self.shape)
+        return frozen_logits(self.weights, self.dtype, self.shape)
 
 
 @cache
@@ -129,8 +133,7 @@ def score(scorer: Scorer, encoded: Encoded, batch_size: int = 64, numpy_for_one_
     if numpy_for_one_batch and len(encoded) <= batch_size:
         logits_of = scorer.logits
     else:
-        frozen = frozen_pays(len(encoded), compute_dtype(resolve_precision(scorer.precision)))
-        logits_of = scorer.frozen_logits if frozen else scorer.traced_logits
+        logits_of = scorer.frozen_logits if frozen_pays(len(encoded), scorer.dtype) else scorer.traced_logits
     return probabilities(logits_of, encoded, batch_size, len(scorer.labels))
 
 
