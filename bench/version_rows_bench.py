@@ -27,13 +27,12 @@ sys.path.insert(0, str(ROOT))
 
 from lr_bench import accuracy_of  # noqa: E402  (run as a script: bench/ is on the path)
 
-from data.consumed import trained_rows  # noqa: E402
-from data.held_out import held_out_set  # noqa: E402
 from data.settings import Settings  # noqa: E402
 from data.store import connect  # noqa: E402
 from models import registry  # noqa: E402
 from models.baseline import score_tfidf  # noqa: E402
 from models.training import TrainingConfig  # noqa: E402
+from retrain.demo import version_rows  # noqa: E402
 
 
 def parse_arm(text: str) -> tuple[str, float]:
@@ -56,11 +55,10 @@ def main() -> None:
     settings = Settings()
     engine = connect(settings)
     version = registry.get_version(engine, args.version)
-    lineage = registry.lineage_of(engine, args.version)
-    train = trained_rows(engine, settings, lineage)
-    held_out = held_out_set(engine, settings, lineage)
-    if held_out.content_hash != version.test_set_hash:
+    rows = version_rows(settings, engine, version)
+    if rows is None:
         raise SystemExit(f"v{args.version}'s held-out snapshot is no longer the same rows: nothing to compare with")
+    train, held_out = rows
     labels = tuple(sorted(set(train["label"]) | set(held_out.frame["label"])))
     tfidf = score_tfidf(train, held_out, labels, settings.seed)
     if tfidf is None:

