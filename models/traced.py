@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import tensorflow as tf
@@ -33,7 +34,13 @@ def traced_for(cache: weakref.WeakKeyDictionary, owner: Owner, body: Callable[..
     first call, cached in ``cache`` under ``owner`` and held only as long as ``owner`` lives."""
     function = cache.get(owner)
     if function is None:
-        reference = weakref.ref(owner)
-        function = tf.function(lambda *args: body(reference(), *args), **options)
+        # A partial, not a lambda: TensorFlow counts traces per code object, so every owner's one trace
+        # through a shared lambda added up to its "triggered tf.function retracing" warning in a run
+        # (the demo printed it) where no function ever traced twice.
+        function = tf.function(partial(_call_with_owner, weakref.ref(owner), body), **options)
         cache[owner] = function
     return function
+
+
+def _call_with_owner(reference: weakref.ref, body: Callable[..., Any], *args: Any) -> Any:
+    return body(reference(), *args)

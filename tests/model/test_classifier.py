@@ -1,6 +1,7 @@
 """The classifier on a tiny random BERT with the real vocabulary: build, train, save, reload."""
 
 import gc
+import logging
 import weakref
 
 import numpy as np
@@ -154,6 +155,32 @@ def test_a_dropped_classifier_is_freed_with_its_traced_graphs(tiny_base_model):
     task, tokenizer = _classifier_used_and_dropped(tiny_base_model)
     gc.collect()
     assert task() is None and tokenizer() is None
+
+
+def test_a_function_per_owner_traced_once_each_warns_of_no_retracing():
+    # A run traces one scoring graph and one tokenizer per model; TensorFlow counts traces per code
+    # object, and a shared one made the demo warn "triggered tf.function retracing" after five models.
+    import tensorflow as tf
+
+    from models.traced import traced_for
+
+    class Owner:
+        scale = 2.0
+
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("tensorflow")
+    logger.addHandler(handler)
+    try:
+        cache, owners = weakref.WeakKeyDictionary(), [Owner() for _ in range(12)]
+        for owner in owners:
+            double = traced_for(cache, owner, lambda it, x: x * it.scale)
+            assert float(double(tf.constant(1.0))) + float(double(tf.constant(3.0))) == 8.0
+            assert double.experimental_get_tracing_count() == 1
+    finally:
+        logger.removeHandler(handler)
+    assert [record.getMessage() for record in records if "retracing" in record.getMessage()] == []
 
 
 def test_batches_in_flight_give_one_at_a_time_probabilities_in_row_order(trained):
