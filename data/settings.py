@@ -76,16 +76,15 @@ class Settings(BaseSettings):
         "'auto': refit while those rows number at most refit_max_rows.")
     refit_max_rows: int = Field(default=10_000, ge=0, description="Most rows an 'auto' refit trains on.")
     pooling: Literal["cls", "declared", "mean"] = Field(
-        default="cls",
-        description="A first model's head: KerasHub's [CLS] pooler, the mean of the token vectors, or what the base "
-                    "model's 1_Pooling/config.json declares (MiniLM: the mean). See README, Model quality.",
+        default="declared", description="A first model's head: KerasHub's [CLS] pooler, the mean of the token "
+        "vectors, or what the base model's 1_Pooling/config.json declares (MiniLM: the mean; none declared: [CLS]).",
     )
     max_sequence_length: int = Field(
         default=128, ge=8, le=512, description="Cap on tokens per text; the length used is chosen from the data."
     )
     epochs: int = Field(
         default=3, ge=1, le=100, title="Epochs",
-        description="Passes over the new rows (the best epoch on the early-stopping rows is kept).",
+        description="Passes over the new rows (with early_stopping_fraction above 0, the best one is kept).",
     )
     batch_size: int = Field(
         default=32, ge=1, le=1024, title="Batch size",
@@ -98,8 +97,8 @@ class Settings(BaseSettings):
     )
     warmup_fraction: float = Field(default=0.1, ge=0.0, lt=1.0, description="Share of the steps spent warming up.")
     early_stopping_fraction: float = Field(
-        default=0.1, ge=0.0, lt=0.5, description="Share of the new training rows held back for early stopping."
-    )
+        default=0.0, ge=0.0, lt=0.5, description="Share of the new training rows held back to pick the best epoch "
+        "(0: every row trains, every epoch runs; a few hundred held back picked epochs by noise: README).")
     replay_fraction: float = Field(
         default=1.0, ge=0.0, le=10.0,
         description="Older training rows replayed into each fine-tune, as a share of the new rows (0: no replay; "

@@ -38,7 +38,7 @@ class TrainingConfig:
     learning_rate: float = 1e-4  # the peak of the schedule (see models.schedule)
     warmup_fraction: float = 0.1  # share of the steps spent warming up; then linear decay to 0
     constant_learning_rate: bool = False  # the old schedule (no warm-up, no decay), for comparison
-    early_stopping_fraction: float = 0.1
+    early_stopping_fraction: float = 0.0  # as Settings': every row trains, every epoch runs
     seed: int = 1337
 
 

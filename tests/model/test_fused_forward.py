@@ -216,7 +216,8 @@ def test_a_base_model_is_pooled_as_its_folder_declares(tmp_path):
 
 
 @pytest.mark.parametrize(("pooling", "head"), [("cls", "BertTextClassifier"), ("mean", "MeanPooledBertTextClassifier"),
-                                               ("declared", "MeanPooledBertTextClassifier")])
+                                               ("declared", "MeanPooledBertTextClassifier"),
+                                               (None, "MeanPooledBertTextClassifier")])  # None: the default
 def test_a_first_model_gets_the_head_retrain_pooling_names(pooling, head):
     import pandas as pd
 
@@ -226,7 +227,8 @@ def test_a_first_model_gets_the_head_retrain_pooling_names(pooling, head):
 
     frame = pd.DataFrame({"id": [1, 2], "text": ["a lovely flight", "a dreadful one"],
                           "label": ["positive", "negative"], "split": ["train", "train"]})
-    settings = Settings(labels=["negative", "positive"], pooling=pooling, precision="float32")
+    settings = Settings(labels=["negative", "positive"], precision="float32",
+                        **({} if pooling is None else {"pooling": pooling}))
     classifier = starting_point(settings, None, LabeledBatch(frame=frame, source_table="labeled_examples"))
     assert type(classifier.task).__name__ == head  # MiniLM's folder declares the mean
 
