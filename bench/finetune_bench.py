@@ -340,8 +340,9 @@ def main() -> None:
     parser.add_argument("--train-rows", type=int, default=2000)
     parser.add_argument("--test-rows", type=int, default=2000)
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--pooling", choices=["cls", "mean"], default="cls",
-                        help="both peers' head: retrain's default [CLS] head, or the mean of the token vectors")
+    parser.add_argument("--pooling", choices=["cls", "mean"], default="mean",
+                        help="both peers' head: the mean of the token vectors (what MiniLM declares, so retrain's "
+                             "default), or KerasHub's [CLS] head")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="own",
                         help="each path's own fine-tuning recipe (retrain: Adam, warm-up and decay to 1e-4; the "
                              "script: AdamW at a constant 2e-5), or both on retrain's or on the script's")
@@ -374,7 +375,10 @@ def main() -> None:
         fixed = wall - sum(steps.values())
         print(f"\nweekly run, a fresh process (2000 new rows, 2000-row held-out set, 3 epochs): {wall:.0f} s wall "
               f"(goal: 90 s), peak RSS {peak_mb:.0f} MB; {report['rows_trained']} rows trained on, "
-              f"{report['held_out_rows']} held out, {report['decision']}")
+              f"{report['held_out_rows']} held out, {report['decision']}; held-out accuracy: "
+              + ", ".join(f"{name} {report[key]:.4f}" for name, key in (
+                  ("challenger", "challenger_accuracy"), ("champion", "champion_accuracy"),
+                  ("TF-IDF + LR", "tfidf_accuracy")) if report[key] is not None))
         print(f"  start-up {fixed:.1f} s (imports and the temporary Prefect server, side by side, then the "
               "flow's own bookkeeping), then steps: "
               + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
