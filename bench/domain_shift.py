@@ -55,6 +55,13 @@ def domains() -> pd.DataFrame:
     return frame.sample(frac=1.0, random_state=11).reset_index(drop=True)
 
 
+def add_pooling_argument(parser: argparse.ArgumentParser) -> None:
+    """``--pooling``, the first model's head as ``RETRAIN_POOLING`` names it, defaulting to the setting's."""
+    parser.add_argument("--pooling", choices=["cls", "mean", "declared"],
+                        default=Settings.model_fields["pooling"].default,
+                        help="the head, as RETRAIN_POOLING (MiniLM declares mean; before stop 30 the default was cls)")
+
+
 def accuracy(classifier: Classifier, rows: pd.DataFrame) -> float:
     probabilities = predict_proba(classifier, classifier.encode(rows["text"].tolist()), 64)
     return float(np.mean(np.asarray(classifier.labels)[probabilities.argmax(axis=1)] == rows["label"].to_numpy()))
@@ -80,6 +87,7 @@ def main() -> None:
     parser.add_argument("--replay-fraction", type=float, default=Settings.model_fields["replay_fraction"].default)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1337)
+    add_pooling_argument(parser)
     args = parser.parse_args()
 
     rows = domains()
@@ -99,7 +107,8 @@ def main() -> None:
           f"held out: {args.test_rows} rows per domain; replay fraction {args.replay_fraction:g}", flush=True)
 
     config = TrainingConfig(epochs=args.epochs, seed=args.seed)
-    first = build_classifier("minilm", LABELS, sequence_length=128, seed=args.seed, dtype=resolve_precision("auto"))
+    first = build_classifier("minilm", LABELS, sequence_length=128, seed=args.seed, dtype=resolve_precision("auto"),
+                             pooling=args.pooling)
     first.sequence_length = choose_sequence_length(token_lengths(first.tokenizer, weeks[0]["text"].tolist()), 128)
     fine_tune(first, weeks[0]["text"].tolist(), weeks[0]["label"].tolist(), config)
     arms = {"no replay": first, "replay": clone(first)}

