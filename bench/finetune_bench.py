@@ -232,6 +232,8 @@ def weekly_run(rows: pd.DataFrame, new_rows: int, held_out_rows: int, epochs: in
     lines = done.stdout.splitlines()
     peak_mb = next(float(line.split()[1]) for line in lines if line.startswith("MAXRSS")) / 1024
     report = json.loads(next(line.split(" ", 1)[1] for line in lines if line.startswith("REPORT")))
+    # How many epochs ran and which was kept: early stopping can end a "3-epoch" run sooner.
+    report["training"] = registry.get_version(engine, report["challenger_version"]).metrics["training"]
     # A user's first question after a run: one text, a fresh process, the champion just promoted.
     # Three fresh processes, each timed; a shared machine's one slow start shows in the spread, not the median.
     cold = []
@@ -379,6 +381,9 @@ def main() -> None:
               + ", ".join(f"{name} {report[key]:.4f}" for name, key in (
                   ("challenger", "challenger_accuracy"), ("champion", "champion_accuracy"),
                   ("TF-IDF + LR", "tfidf_accuracy")) if report[key] is not None))
+        training = report["training"]
+        print(f"  fine-tune: {training['epochs_run']} epochs run, epoch {training['best_epoch']} kept, "
+              f"{training['early_stopping_rows']} rows held back for early stopping")
         print(f"  start-up {fixed:.1f} s (imports and the temporary Prefect server, side by side, then the "
               "flow's own bookkeeping), then steps: "
               + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in steps.items())
