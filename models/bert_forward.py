@@ -78,6 +78,9 @@ class ArrayOps:
     training_gelu: Callable[[Any, Any], Any] | None = None
     # The same layer norm for training (as ``fused_layer_norm``, with a gradient); None: the written-out norm.
     training_layer_norm: Callable[[Any, Any, Any, float], Any] | None = None
+    # (x, float32 bias) -> x + bias for the query-key-value projection in training, where the matmul's own
+    # fused bias runs a slower kernel (AMX; ``models.training_kernels.training_bias_add``); None: bias_add.
+    training_bias_add: Callable[[Any, Any], Any] | None = None
     # (x, rate, seed, bias) -> dropout(x + bias) for training, the bias's gradient its own; None: the
     # caller's dropout after the biased matmul. Only the caller's ``dropout`` calls it (it holds the seeds).
     training_dropout: Callable[[Any, float, Any, Any], Any] | None = None
@@ -171,9 +174,11 @@ def tensorflow_ops() -> ArrayOps:
     """The TensorFlow operations (TensorFlow is imported here, on first use)."""
     import tensorflow as tf
 
-    from models.training_kernels import training_dropout, training_gelu, training_layer_norm
+    from models.hardware import cpu_flags
+    from models.training_kernels import training_bias_add, training_dropout, training_gelu, training_layer_norm
 
     gpu = bool(tf.config.list_logical_devices("GPU"))
+    amx = not gpu and "amx_bf16" in cpu_flags()  # where training_bias_add was measured to pay
     return ArrayOps(
         cast=tf.cast, matmul=tf.matmul, bias_add=tf.nn.bias_add, gelu=lambda x: tf.nn.gelu(x, approximate=True),
         moments=lambda x: tf.nn.moments(x, axes=[-1], keepdims=True), rsqrt=tf.math.rsqrt, gather=tf.gather,
@@ -182,7 +187,7 @@ def tensorflow_ops() -> ArrayOps:
         batch_and_length=lambda ids: (tf.shape(ids)[0], tf.shape(ids)[1]), constant=tf.constant,
         float32=tf.float32, fused_layer_norm=onednn_layer_norm if _onednn_on_cpu_only() else None,
         training_gelu=training_gelu(compiled=not gpu), training_layer_norm=training_layer_norm(compiled=not gpu),
-        training_dropout=training_dropout(compiled=not gpu))
+        training_dropout=training_dropout(compiled=not gpu), training_bias_add=training_bias_add() if amx else None)
 
 
 def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Mapping[str, Any], ops: ArrayOps,
@@ -256,8 +261,11 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
         return ops.unstack(ops.transpose(ops.reshape(t, [batch, rows, parts, heads, width]), [2, 0, 3, 1, 4]))
 
     def projection(x: Any, attention: str, parts: tuple[str, ...]) -> Any:
-        return ops.bias_add(ops.matmul(x, ops.concat([kernel(attention + p) for p in parts], 1)),
-                            ops.concat([bias(attention + p) for p in parts], 0))
+        product = ops.matmul(x, ops.concat([kernel(attention + p) for p in parts], 1))
+        if dropout is not None and ops.training_bias_add is not None:
+            return ops.training_bias_add(product, ops.concat(
+                [ops.reshape(weight[attention + p + "/bias"], [hidden]) for p in parts], 0))
+        return ops.bias_add(product, ops.concat([bias(attention + p) for p in parts], 0))
 
     for i in range(shape.layers):
         name = f"transformer_layer_{i}/"

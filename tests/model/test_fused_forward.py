@@ -202,6 +202,41 @@ def test_numpy_and_tensorflow_run_the_same_forward(layers, pooling):
     np.testing.assert_allclose(forward(weights, np.float32, shape, padded, NUMPY), by_numpy, atol=1e-5)
 
 
+@pytest.mark.parametrize("pooling", [CLS, MEAN])
+def test_the_projections_training_bias_gives_the_same_logits_and_gradients(pooling):
+    """On AMX, training adds the query-key-value bias in its own loop (``ArrayOps.training_bias_add``)."""
+    import dataclasses
+
+    from models.bert_forward import BertShape, forward, random_weights, tensorflow_ops
+    from models.training_kernels import training_bias_add
+
+    shape = BertShape(layers=2, heads=4, hidden=32, epsilon=1e-12, dropout=0.1, head_dropout=0.1, pooling=pooling)
+    weights = {k: tf.Variable(v) for k, v in random_weights(shape, vocabulary=50, positions=16, intermediate=48,
+                                                            classes=3, seed=4).items()}
+    ids = np.array([[2, 7, 9, 11, 3, 0, 0], [2, 5, 3, 0, 0, 0, 0]], dtype=np.int32)
+    inputs = {"token_ids": ids, "padding_mask": ids != 0, "segment_ids": np.zeros_like(ids)}
+
+    def kept(x, rate, bias=None):  # training's branches without random masks: the same in both runs
+        return x if bias is None else x + tf.cast(bias, x.dtype)
+
+    def logits_and_gradients(ops):
+        with tf.GradientTape() as tape:
+            logits = forward(weights, tf.float32, shape, inputs, ops, kept)
+        return logits, tape.gradient(logits, weights)
+
+    ops = tensorflow_ops()
+    by_matmul, matmul_gradients = logits_and_gradients(dataclasses.replace(ops, training_bias_add=None))
+    by_loop, loop_gradients = logits_and_gradients(dataclasses.replace(ops, training_bias_add=training_bias_add()))
+    np.testing.assert_allclose(by_loop.numpy(), by_matmul.numpy(), atol=1e-5)
+    for path, gradient in matmul_gradients.items():
+        if gradient is None:  # a weight the head does not read (the mean-pooled head has no pooler)
+            assert loop_gradients[path] is None, path
+            continue
+        np.testing.assert_allclose(tf.convert_to_tensor(loop_gradients[path]).numpy(),
+                                   tf.convert_to_tensor(gradient).numpy(), atol=1e-4, err_msg=path)
+    assert float(tf.reduce_max(tf.abs(loop_gradients["transformer_layer_0/self_attention_layer/query/bias"]))) > 0
+
+
 def test_a_base_model_is_pooled_as_its_folder_declares(tmp_path):
     assert declared_pooling(str(minilm_folder())) == MEAN  # all-MiniLM-L6-v2: sentence-transformers, mean
     assert declared_pooling("bert_base_en_uncased") == CLS  # a KerasHub preset name: its own [CLS] head

@@ -1,4 +1,4 @@
-"""Training's GELU, layer norm and dropout compute what autodiff of their written-out forms computes."""
+"""Training's GELU, layer norm, dropout and bias compute what autodiff of their written-out forms computes."""
 
 import os
 import subprocess
@@ -9,7 +9,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from models.training_kernels import keep_compiled_kernels, training_dropout, training_gelu, training_layer_norm
+from models.training_kernels import (
+    keep_compiled_kernels,
+    training_bias_add,
+    training_dropout,
+    training_gelu,
+    training_layer_norm,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -46,6 +52,19 @@ def test_training_gelu_adds_a_float32_bias_and_sums_its_gradient(dtype, toleranc
     expected = _value_and_gradients(
         lambda v, b: tf.cast(tf.nn.gelu(tf.cast(v, tf.float32) + b, approximate=True), dtype), [x, bias], upstream)
     assert got[2].dtype == tf.float32  # the bias's gradient, summed in float32, not cast down and up again
+    _assert_close(got, expected, tolerance)
+
+
+@pytest.mark.parametrize(("dtype", "tolerance"), [(tf.float32, 1e-5), (tf.bfloat16, 0.05)])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_training_bias_add_adds_a_float32_bias_and_sums_its_gradient(dtype, tolerance, compiled):
+    x = tf.cast(tf.random.stateless_normal([3, 50, 12], seed=[1, 2]) * 3.0, dtype)  # rows of any rank
+    bias = tf.random.stateless_normal([12], seed=[3, 4])
+    upstream = tf.cast(tf.random.stateless_normal([3, 50, 12], seed=[5, 6]), dtype)
+    got = _value_and_gradients(training_bias_add(compiled), [x, bias], upstream)
+    expected = _value_and_gradients(lambda v, b: tf.cast(tf.cast(v, tf.float32) + b, dtype), [x, bias], upstream)
+    assert got[2].dtype == tf.float32
+    np.testing.assert_array_equal(got[1], upstream)  # x's gradient passes through untouched
     _assert_close(got, expected, tolerance)
 
 
