@@ -67,11 +67,9 @@ def main() -> None:
     parser.add_argument("--no-old-default", action="store_true", help="skip the constant 2e-5 row")
     args = parser.parse_args()
 
-    if args.csv:
-        rows = pd.read_csv(args.csv, dtype={"text": str, "label": str}).sample(frac=1.0, random_state=7)
-        labels = tuple(sorted(rows["label"].unique()))
-    elif args.corpus == "bbc":
-        rows = load_bbc_news(seed=7)
+    if args.csv or args.corpus == "bbc":
+        rows = (pd.read_csv(args.csv, dtype={"text": str, "label": str}).sample(frac=1.0, random_state=7)
+                if args.csv else load_bbc_news(seed=7))
         labels = tuple(sorted(rows["label"].unique()))
     else:
         labels = ("negative", "neutral", "positive") if args.keep_neutral else ("negative", "positive")

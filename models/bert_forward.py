@@ -252,9 +252,6 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
     def kernel(path: str) -> Any:
         return ops.reshape(w(path + "/kernel"), [hidden, hidden])
 
-    def bias(path: str) -> Any:
-        return ops.reshape(w(path + "/bias"), [hidden])
-
     def split_heads(t: Any, parts: int, rows: Any) -> list:
         # (batch * rows, parts * hidden) -> parts x (batch, heads, rows, width). Unstacked, not indexed:
         # indexing's gradient writes a full-size zero tensor per slice (StridedSliceGrad: 14% of a step).
@@ -262,10 +259,10 @@ def forward(weight: Mapping[str, Any], dtype: Any, shape: BertShape, inputs: Map
 
     def projection(x: Any, attention: str, parts: tuple[str, ...]) -> Any:
         product = ops.matmul(x, ops.concat([kernel(attention + p) for p in parts], 1))
+        biases = ops.concat([ops.reshape(weight[attention + p + "/bias"], [hidden]) for p in parts], 0)
         if dropout is not None and ops.training_bias_add is not None:
-            return ops.training_bias_add(product, ops.concat(
-                [ops.reshape(weight[attention + p + "/bias"], [hidden]) for p in parts], 0))
-        return ops.bias_add(product, ops.concat([bias(attention + p) for p in parts], 0))
+            return ops.training_bias_add(product, biases)
+        return ops.bias_add(product, ops.cast(biases, dtype))
 
     for i in range(shape.layers):
         name = f"transformer_layer_{i}/"
